@@ -1,0 +1,153 @@
+/**
+ * The seam between dingo's typed runtime and a message broker.
+ *
+ * A transport moves opaque envelope bytes. It never decodes them and knows nothing
+ * about services: the runtime hands it the few facts a broker needs (queue,
+ * priority, not-before time) next to the bytes. Every implementation — memory,
+ * Redis, RabbitMQ — passes the same conformance suite in `test/conformance/`.
+ *
+ * It has three parts because they may live in different systems (RabbitMQ for
+ * tasks, Redis for reports and results): {@link TaskBroker}, {@link ReportRouter}
+ * and {@link ResultStore}.
+ */
+export interface Transport {
+  /** Queues tasks and hands them to workers. */
+  readonly tasks: TaskBroker;
+  /** Carries reports to callers and control messages to workers. */
+  readonly reports: ReportRouter;
+  /** Keeps final outcomes for lookup by task id. */
+  readonly results: ResultStore;
+  /**
+   * Releases what the transport opened (never connections the user passed in).
+   * Idempotent. Consumers and inboxes still open are closed.
+   */
+  close(): Promise<void>;
+}
+
+/** A task ready to be queued: the encoded `dingo.v1.Task` and what the broker needs to route it. */
+export interface OutgoingTask {
+  /** Task id, for brokers that carry a message id. */
+  readonly id: string;
+  /** Queue to publish to. */
+  readonly queue: string;
+  /** Encoded `dingo.v1.Task`. */
+  readonly body: Uint8Array;
+  /** 0..9, higher is delivered first among waiting tasks of the queue. */
+  readonly priority: number;
+  /** Unix epoch ms before which the task must not be delivered; 0 for now. */
+  readonly notBeforeMs: number;
+}
+
+/** Queues tasks and hands them to consumers, one explicit settlement per delivery. */
+export interface TaskBroker {
+  /**
+   * Queues a task. Resolves once the broker has accepted it durably (this is what
+   * SENT means); rejects if it could not.
+   */
+  publish(task: OutgoingTask): Promise<void>;
+  /** Starts delivering tasks of `queues` to `onDelivery`. Resolves once consuming. */
+  consume(options: ConsumeOptions): Promise<Consumer>;
+  /** The newest dead letters of a queue, oldest first, at most `limit`. */
+  deadLetters(queue: string, limit?: number): Promise<DeadLetter[]>;
+}
+
+/** Options of {@link TaskBroker.consume}. */
+export interface ConsumeOptions {
+  /** Queues to take tasks from. */
+  readonly queues: readonly string[];
+  /** At most this many deliveries are outstanding (delivered, not settled) at once. */
+  readonly prefetch: number;
+  /** Receives each delivery; it must eventually settle it exactly once. */
+  readonly onDelivery: (delivery: Delivery) => void;
+  /** Receives errors the consumer recovers from by itself (lost connection, …). */
+  readonly onError: (error: unknown) => void;
+}
+
+/** A running consumer. */
+export interface Consumer {
+  /**
+   * Stops taking new deliveries. Deliveries already handed out stay valid and must
+   * still be settled. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * One delivery of a task to a consumer. Until it is settled the broker keeps the task
+ * (a crashed consumer's deliveries are delivered again), so settle only after the
+ * outcome is recorded. Exactly one settlement call per delivery.
+ */
+export interface Delivery {
+  /** Queue the task came from. */
+  readonly queue: string;
+  /** Encoded `dingo.v1.Task` (not yet validated: may be garbage). */
+  readonly body: Uint8Array;
+  /** How many times this task has been delivered, this delivery included (1 the first time). */
+  readonly deliveryCount: number;
+  /** Done with the task: remove it. */
+  ack(): Promise<void>;
+  /** Replace the task by `next` (a later attempt, usually delayed) and remove this one. */
+  retry(next: OutgoingTask): Promise<void>;
+  /** Move the task to its queue's dead-letter store with `reason`, and remove it here. */
+  deadLetter(reason: string): Promise<void>;
+  /** Give the task back for another delivery now, as if this consumer had died. */
+  release(): Promise<void>;
+}
+
+/** A task that could not be processed, with the reason. */
+export interface DeadLetter {
+  /** Queue the task came from. */
+  readonly queue: string;
+  /** The bytes as they were delivered. */
+  readonly body: Uint8Array;
+  /** Why it was dead-lettered. */
+  readonly reason: string;
+  /** When, Unix epoch ms. */
+  readonly atMs: number;
+}
+
+/** Carries reports to callers' inboxes, and control messages (cancellations) to all workers. */
+export interface ReportRouter {
+  /** Opens an inbox for this caller; its address goes into `Task.reply_to`. */
+  openInbox(options: InboxOptions): Promise<Inbox>;
+  /**
+   * Sends an encoded `dingo.v1.Report` to an inbox. Sending to an inbox that no longer
+   * exists is not an error: nobody is waiting.
+   */
+  send(address: string, report: Uint8Array): Promise<void>;
+  /** Sends an encoded `dingo.v1.Report` to every subscribed worker. */
+  broadcast(report: Uint8Array): Promise<void>;
+  /** Receives broadcasts. */
+  subscribe(options: InboxOptions): Promise<Subscription>;
+}
+
+/** Options of an inbox or broadcast subscription. */
+export interface InboxOptions {
+  /** Receives each encoded report. */
+  readonly onReport: (report: Uint8Array) => void;
+  /** Receives errors the transport recovers from by itself. */
+  readonly onError: (error: unknown) => void;
+}
+
+/** A subscription; `close()` is idempotent. */
+export interface Subscription {
+  close(): Promise<void>;
+}
+
+/** A caller's inbox for reports. */
+export interface Inbox extends Subscription {
+  /** The address to put in `Task.reply_to`. */
+  readonly address: string;
+}
+
+/** Keeps the final report of each task for a while, first writer wins. */
+export interface ResultStore {
+  /**
+   * Records the final report of a task unless one is recorded already. Resolves true
+   * if this call recorded it, false if another outcome was there first (the task was
+   * cancelled, or another delivery of it finished). `ttlMs` 0: the store's default.
+   */
+  settle(taskId: string, report: Uint8Array, ttlMs: number): Promise<boolean>;
+  /** The recorded final report of a task, or undefined if none (or expired). */
+  lookup(taskId: string): Promise<Uint8Array | undefined>;
+}
