@@ -140,14 +140,17 @@ export interface Inbox extends Subscription {
   readonly address: string;
 }
 
-/** Keeps the final report of each task for a while, first writer wins. */
+/**
+ * Keeps the final report of each task for a while, first writer wins. Tasks are keyed
+ * by `<task name>/<task id>` (see `taskKey`), since ids are unique per task name.
+ */
 export interface ResultStore {
   /**
    * Records the final report of a task unless one is recorded already. Resolves true
    * if this call recorded it, false if another outcome was there first (the task was
    * cancelled, or another delivery of it finished). `ttlMs` 0: the store's default.
    */
-  settle(taskId: string, report: Uint8Array, ttlMs: number): Promise<boolean>;
+  settle(key: string, report: Uint8Array, ttlMs: number): Promise<boolean>;
   /** The recorded final report of a task, or undefined if none (or expired). */
-  lookup(taskId: string): Promise<Uint8Array | undefined>;
+  lookup(key: string): Promise<Uint8Array | undefined>;
 }

@@ -1,0 +1,30 @@
+/**
+ * Which reports a call receives. The final outcome always settles the call; this only
+ * chooses what else flows through {@link TaskCall.reports}.
+ *
+ * - `"all"`: sent, received, progress, retry and the final report (default).
+ * - `"no-progress"`: all but progress.
+ * - `"final"`: sent and the final report.
+ * - `"none"`: fire and forget. The worker sends nothing; the call's `sent` resolves when
+ *   the broker accepted the task and its result rejects at once with
+ *   `failed_precondition`. The outcome is still recorded in the result store.
+ */
+export type ReportSelection = "all" | "no-progress" | "final" | "none";
+
+/** Options of one call. Every field is optional. */
+export interface CallOptions {
+  /** The task id; default: the client's id generator (UUIDv4). */
+  readonly id?: string;
+  /**
+   * How long the caller waits for the outcome, ms. When it passes, the call settles
+   * with `deadline_exceeded`. The task itself is not cancelled: use `signal` or
+   * `cancel()` for that.
+   */
+  readonly timeoutMs?: number;
+  /** Aborting it cancels the task (as `cancel()` does) and settles the call as `cancelled`. */
+  readonly signal?: AbortSignal;
+  /** Headers for the worker: W3C trace context and user metadata. Keys are lower-cased. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Which reports to receive; default `"all"`. */
+  readonly reports?: ReportSelection;
+}

@@ -1,0 +1,264 @@
+import type { CallOptions, ReportSelection } from "./call-options.js";
+import {
+  createReport,
+  decodeReport,
+  encodeMessage,
+  encodeReport,
+  encodeTask,
+  failureOf,
+  ReportLevel,
+  type TaskEnvelope,
+  wireStatus,
+} from "./envelope.js";
+import type { EventBus } from "./event-bus.js";
+import type { MessageInit } from "./message-codec.js";
+import { type HostedCall, PendingCall, type PendingCallHost } from "./pending-call.js";
+import { reportFromEnvelope } from "./report-from-envelope.js";
+import type { MethodDefinition } from "./service-definition.js";
+import { TaskError } from "./task-error.js";
+import { taskKey } from "./task-key.js";
+import type { ResolvedTaskOptions } from "./task-options.js";
+import type { Inbox, Transport } from "./transport/transport.js";
+
+/** What one client contributes to a call. */
+export interface CallSettings {
+  readonly events: EventBus;
+  readonly generateId: () => string;
+  readonly maxPayloadBytes: number;
+}
+
+const reportLevels: Readonly<Record<ReportSelection, ReportLevel>> = {
+  all: ReportLevel.REPORT_LEVEL_ALL,
+  "no-progress": ReportLevel.REPORT_LEVEL_NO_PROGRESS,
+  final: ReportLevel.REPORT_LEVEL_FINAL,
+  none: ReportLevel.REPORT_LEVEL_NONE,
+};
+
+const callers = new WeakMap<Transport, Caller>();
+
+/**
+ * The caller side of one transport: publishes tasks, owns the one inbox all clients of
+ * the transport share, and routes each incoming report to its pending call.
+ */
+export class Caller implements PendingCallHost {
+  private readonly pending = new Map<string, PendingCall<unknown>>();
+  private readonly listeners = new Set<EventBus>();
+  private inbox: Promise<Inbox> | undefined;
+  /** The inbox address once known, so that calls after the first need no await for it. */
+  private inboxAddress = "";
+
+  private constructor(private readonly transport: Transport) {}
+
+  /** The caller of a transport, made on first use. */
+  static of(transport: Transport): Caller {
+    let caller = callers.get(transport);
+    if (caller === undefined) {
+      caller = new Caller(transport);
+      callers.set(transport, caller);
+    }
+    return caller;
+  }
+
+  /** Lets a client's event bus hear about transport errors of the shared inbox. */
+  attach(events: EventBus): void {
+    this.listeners.add(events);
+  }
+
+  /** Starts a call and returns its handle at once. */
+  call<Req, Res>(
+    method: MethodDefinition<Req, Res>,
+    options: ResolvedTaskOptions,
+    request: MessageInit<Req>,
+    callOptions: CallOptions,
+    settings: CallSettings,
+  ): PendingCall<Res> {
+    const id = callOptions.id ?? settings.generateId();
+    const call = new PendingCall<Res>(id, method.taskName, method.response, this);
+    const key = taskKey(method.taskName, id);
+    if (this.pending.has(key)) {
+      call.failToSend(new TaskError(`task ${key} is already pending in this process`, "already_exists"));
+      return call;
+    }
+    let payload: Uint8Array;
+    try {
+      payload = encodeMessage(method.request, method.request.fromPartial(request));
+    } catch (error) {
+      call.failToSend(TaskError.from(error, "invalid_argument"));
+      return call;
+    }
+    if (payload.length > settings.maxPayloadBytes) {
+      call.failToSend(
+        new TaskError(
+          `request of ${payload.length} bytes exceeds the limit of ${settings.maxPayloadBytes} bytes`,
+          "resource_exhausted",
+          { retryable: false },
+        ),
+      );
+      return call;
+    }
+    const signal = callOptions.signal;
+    if (signal?.aborted) {
+      call.settleLocally("cancelled", TaskError.from(signal.reason, "cancelled"));
+      return call;
+    }
+    this.pending.set(key, call as PendingCall<unknown>);
+    const timeoutMs = callOptions.timeoutMs ?? 0;
+    if (timeoutMs > 0) {
+      const timer = setTimeout(() => {
+        call.settleLocally("failure", new TaskError(`no outcome within ${timeoutMs} ms`, "deadline_exceeded"));
+      }, timeoutMs);
+      call.onSettle(() => clearTimeout(timer));
+    }
+    if (signal !== undefined) {
+      const onAbort = (): void => {
+        call.cancel(abortReason(signal)).catch((error: unknown) => {
+          settings.events.emit({ type: "transport-error", operation: "cancel", error });
+          call.settleLocally("cancelled", TaskError.from(signal.reason, "cancelled"));
+        });
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      call.onSettle(() => signal.removeEventListener("abort", onAbort));
+    }
+    this.send(call, method, options, payload, callOptions, settings).catch((error: unknown) => {
+      call.failToSend(TaskError.from(error, "unavailable"));
+    });
+    return call;
+  }
+
+  async cancel(call: HostedCall, reason: string): Promise<boolean> {
+    const error = new TaskError(reason, "cancelled", { retryable: false });
+    const report = encodeReport(
+      createReport({
+        taskId: call.id,
+        name: call.name,
+        status: wireStatus("cancelled"),
+        attempt: 0,
+        error: failureOf(error),
+      }),
+    );
+    const key = taskKey(call.name, call.id);
+    if (!(await this.transport.results.settle(key, report, 0))) {
+      // The task finished first. Its outcome is recorded: settle from it, in case its
+      // report has not arrived (or never will).
+      const recorded = await this.transport.results.lookup(key);
+      if (recorded !== undefined) this.route(recorded);
+      return false;
+    }
+    call.settleLocally("cancelled", error);
+    // Workers abort the handler if it is running, and skip the task if it is queued
+    // (the recorded outcome above makes them skip it even if they miss this).
+    await this.transport.reports.broadcast(report);
+    return true;
+  }
+
+  release(call: HostedCall): void {
+    const key = taskKey(call.name, call.id);
+    if (this.pending.get(key) === call) this.pending.delete(key);
+  }
+
+  private async send<Req, Res>(
+    call: PendingCall<Res>,
+    method: MethodDefinition<Req, Res>,
+    options: ResolvedTaskOptions,
+    payload: Uint8Array,
+    callOptions: CallOptions,
+    settings: CallSettings,
+  ): Promise<void> {
+    const selection = callOptions.reports ?? "all";
+    const replyTo = selection === "none" ? "" : this.inboxAddress || (await this.openInbox());
+    const now = Date.now();
+    const task: TaskEnvelope = {
+      id: call.id,
+      name: method.taskName,
+      payload,
+      attempt: 1,
+      createdAtMs: now,
+      replyTo,
+      reportLevel: reportLevels[selection],
+      priority: options.priority,
+      queue: options.queue,
+      notBeforeMs: 0,
+      deadlineMs: 0,
+      timeoutMs: options.timeoutMs,
+      retry:
+        options.maxAttempts > 1
+          ? {
+              maxAttempts: options.maxAttempts,
+              initialBackoffMs: options.initialBackoffMs,
+              multiplier: options.backoffMultiplier,
+              maxBackoffMs: options.maxBackoffMs,
+              jitter: options.backoffJitter,
+            }
+          : undefined,
+      resultTtlMs: options.resultTtlMs,
+      headers: lowerCaseKeys(callOptions.headers),
+    };
+    if (call.settled) return; // timed out or cancelled while the inbox opened
+    await this.transport.tasks.publish({
+      id: call.id,
+      queue: options.queue,
+      body: encodeTask(task),
+      priority: options.priority,
+      notBeforeMs: task.notBeforeMs,
+    });
+    call.markSent(Date.now());
+    settings.events.emit({ type: "task-published", taskId: call.id, name: call.name, queue: options.queue });
+    if (selection === "none") {
+      call.settleLocally(
+        "failure",
+        new TaskError('the call asked for no reports (reports: "none"), so its outcome is not awaited', "failed_precondition", {
+          retryable: false,
+        }),
+      );
+    }
+  }
+
+  private openInbox(): Promise<string> {
+    this.inbox ??= this.transport.reports.openInbox({
+      onReport: (bytes) => this.route(bytes),
+      onError: (error) => this.emitAll({ type: "transport-error", operation: "inbox", error }),
+    });
+    return this.inbox.then(
+      (inbox) => {
+        this.inboxAddress = inbox.address;
+        return inbox.address;
+      },
+      (error: unknown) => {
+        // Let the next call try again instead of failing forever.
+        this.inbox = undefined;
+        throw error;
+      },
+    );
+  }
+
+  private route(bytes: Uint8Array): void {
+    let envelope: ReturnType<typeof decodeReport>;
+    try {
+      envelope = decodeReport(bytes);
+    } catch (error) {
+      this.emitAll({ type: "transport-error", operation: "decode report", error });
+      return;
+    }
+    const call = this.pending.get(taskKey(envelope.name, envelope.taskId));
+    if (call === undefined) return; // settled already (timeout, cancel) or not ours: nobody waits
+    const report = reportFromEnvelope(envelope, call.response);
+    if (report !== undefined) call.deliver(report);
+  }
+
+  private emitAll(event: Parameters<EventBus["emit"]>[0]): void {
+    for (const events of this.listeners) events.emit(event);
+  }
+}
+
+function abortReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason.message;
+  return reason === undefined ? "the call's signal was aborted" : String(reason);
+}
+
+function lowerCaseKeys(headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  if (headers === undefined) return result;
+  for (const [key, value] of Object.entries(headers)) result[key.toLowerCase()] = value;
+  return result;
+}

@@ -1,0 +1,20 @@
+import type { EventBus } from "./event-bus.js";
+import type { TaskOptions } from "./task-options.js";
+
+/** Options of {@link createClient}. */
+export interface ClientOptions {
+  /** Makes task ids for calls that do not bring their own. Default: `crypto.randomUUID`. */
+  readonly idGenerator?: () => string;
+  /** Receives `task-published` and `transport-error` events. */
+  readonly events?: EventBus;
+  /**
+   * Largest encoded request accepted, in bytes; a larger one fails the call with
+   * `resource_exhausted` before anything is sent. Default: 4 MiB.
+   */
+  readonly maxPayloadBytes?: number;
+  /** Task options for every call of this client, over the service and method options. */
+  readonly taskOptions?: TaskOptions;
+}
+
+/** Default of {@link ClientOptions.maxPayloadBytes}. */
+export const defaultMaxPayloadBytes = 4 * 1024 * 1024;

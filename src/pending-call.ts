@@ -1,0 +1,151 @@
+import type { MessageCodec } from "./message-codec.js";
+import type { TaskCall } from "./task-call.js";
+import type { TaskError } from "./task-error.js";
+import type { FinalReport, ReportBase, TaskReport } from "./task-report.js";
+
+/** What the owner of a call sees of it, whatever its response type. */
+export interface HostedCall {
+  readonly id: string;
+  readonly name: string;
+  settleLocally(status: "failure" | "cancelled", error: TaskError): void;
+}
+
+/** What a pending call needs from the caller that owns it. */
+export interface PendingCallHost {
+  /** Cancels the task on the transport; resolves true if the cancellation won. */
+  cancel(call: HostedCall, reason: string): Promise<boolean>;
+  /** The call has settled; forget it. */
+  release(call: HostedCall): void;
+}
+
+const noop = (): void => {};
+
+/**
+ * The state of one call, and the {@link TaskCall} handle users hold. It orders the
+ * reports (nothing before `sent`, nothing after the final one) and settles the
+ * result exactly once.
+ */
+export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
+  readonly sent: Promise<void>;
+  readonly result: Promise<Res>;
+  private readonly history: TaskReport<Res>[] = [];
+  private wakeReaders: (() => void)[] = [];
+  private resolveSent!: () => void;
+  private rejectSent!: (error: TaskError) => void;
+  private resolveResult!: (response: Res) => void;
+  private rejectResult!: (error: TaskError) => void;
+  private sentSeen = false;
+  private final: FinalReport<Res> | undefined;
+  private readonly cleanups: (() => void)[] = [];
+
+  constructor(
+    readonly id: string,
+    readonly name: string,
+    readonly response: MessageCodec<Res>,
+    private readonly host: PendingCallHost,
+  ) {
+    this.sent = new Promise<void>((resolve, reject) => {
+      this.resolveSent = resolve;
+      this.rejectSent = reject;
+    });
+    this.result = new Promise<Res>((resolve, reject) => {
+      this.resolveResult = resolve;
+      this.rejectResult = reject;
+    });
+    // A user who only reads reports, or only awaits the result, must not get an
+    // unhandled rejection from the promise they ignored.
+    this.sent.catch(noop);
+    this.result.catch(noop);
+  }
+
+  /** Whether the final report has arrived. */
+  get settled(): boolean {
+    return this.final !== undefined;
+  }
+
+  then<A = Res, B = never>(
+    onFulfilled?: ((value: Res) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.result.then(onFulfilled, onRejected);
+  }
+
+  async *reports(): AsyncIterableIterator<TaskReport<Res>> {
+    let next = 0;
+    for (;;) {
+      while (next < this.history.length) {
+        const report = this.history[next++] as TaskReport<Res>;
+        yield report;
+      }
+      if (this.final !== undefined) return;
+      await new Promise<void>((resolve) => this.wakeReaders.push(resolve));
+    }
+  }
+
+  cancel(reason = "cancelled by the caller"): Promise<boolean> {
+    if (this.final !== undefined) return Promise.resolve(false);
+    return this.host.cancel(this, reason);
+  }
+
+  /** Registers work to undo when the call settles (timers, abort listeners). */
+  onSettle(cleanup: () => void): void {
+    if (this.final !== undefined) cleanup();
+    else this.cleanups.push(cleanup);
+  }
+
+  /** The broker accepted the task. */
+  markSent(atMs: number): void {
+    if (this.sentSeen || this.final !== undefined) return;
+    this.sentSeen = true;
+    this.resolveSent();
+    this.push({ status: "sent", taskId: this.id, name: this.name, attempt: 0, atMs, workerId: "" });
+  }
+
+  /** The task could not be sent: settles the call with `error`. */
+  failToSend(error: TaskError): void {
+    this.settleLocally("failure", error);
+  }
+
+  /** A report for this call arrived (from a worker, the result store, or the caller itself). */
+  deliver(report: TaskReport<Res>): void {
+    if (this.final !== undefined) return;
+    // A worker's report proves the broker accepted the task even if the publish
+    // confirmation is still on its way: keep `sent` first.
+    if (!this.sentSeen) this.markSent(report.atMs);
+    if (report.status === "success" || report.status === "failure" || report.status === "cancelled") {
+      this.settle(report);
+    } else if (report.status !== "sent") {
+      this.push(report);
+    }
+  }
+
+  /** Settles the call here without a report from elsewhere (timeout, cancel, send failure). */
+  settleLocally(status: "failure" | "cancelled", error: TaskError): void {
+    // Not through deliver(): a local outcome proves nothing about the broker, so no
+    // `sent` is inferred from it.
+    this.settle({ status, ...this.localBase(), error });
+  }
+
+  private localBase(): ReportBase {
+    return { taskId: this.id, name: this.name, attempt: 0, atMs: Date.now(), workerId: "" };
+  }
+
+  private settle(report: FinalReport<Res>): void {
+    if (this.final !== undefined) return;
+    this.final = report;
+    if (!this.sentSeen && report.status !== "success") this.rejectSent(report.error);
+    this.push(report);
+    if (report.status === "success") this.resolveResult(report.response);
+    else this.rejectResult(report.error);
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    this.host.release(this);
+  }
+
+  private push(report: TaskReport<Res>): void {
+    this.history.push(report);
+    const readers = this.wakeReaders;
+    if (readers.length === 0) return;
+    this.wakeReaders = [];
+    for (const wake of readers) wake();
+  }
+}

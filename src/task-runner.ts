@@ -1,0 +1,343 @@
+import { backoffMs } from "./backoff.js";
+import {
+  createReport,
+  decodeReport,
+  decodeTask,
+  encodeMessage,
+  encodeProgress,
+  encodeReport,
+  encodeTask,
+  failureOf,
+  type ProgressUpdate,
+  ReportLevel,
+  type ReportEnvelope,
+  type TaskEnvelope,
+  taskStatus,
+  type TaskStatus,
+  wireStatus,
+} from "./envelope.js";
+import type { EventBus } from "./event-bus.js";
+import type { HandlerContext } from "./handler-context.js";
+import type { MessageInit } from "./message-codec.js";
+import type { MethodDefinition } from "./service-definition.js";
+import { TaskError } from "./task-error.js";
+import { taskKey } from "./task-key.js";
+import type { ResolvedTaskOptions } from "./task-options.js";
+import type { Delivery, OutgoingTask, Transport } from "./transport/transport.js";
+
+/** A served method: its definition, its handler and its resolved options. */
+export interface Route {
+  readonly method: MethodDefinition<unknown, unknown>;
+  readonly handler: (request: unknown, context: HandlerContext) => unknown;
+  readonly options: ResolvedTaskOptions;
+}
+
+/** What the runner needs from its worker. */
+export interface TaskRunnerSettings {
+  readonly transport: Transport;
+  readonly workerId: string;
+  readonly events: EventBus;
+  readonly routes: ReadonlyMap<string, Route>;
+  readonly maxDeliveries: number;
+}
+
+/** A handler running now, and how to stop it. */
+interface Execution {
+  readonly controller: AbortController;
+  readonly delivery: Delivery;
+}
+
+/** Tasks whose broker delivered them this early are put back rather than run. */
+const earlyToleranceMs = 5;
+
+/**
+ * Takes one delivery from envelope bytes to a recorded outcome: validates it, runs the
+ * handler under its deadline, timeout and cancellation, records the outcome, reports
+ * it, and only then settles the delivery (at least once: a crash before that point
+ * leaves the task with the broker).
+ */
+export class TaskRunner {
+  private readonly running = new Map<string, Execution>();
+
+  constructor(private readonly settings: TaskRunnerSettings) {}
+
+  /** Processes one delivery; resolves once it is settled. */
+  async process(delivery: Delivery): Promise<void> {
+    let task: TaskEnvelope;
+    try {
+      task = decodeTask(delivery.body);
+    } catch (error) {
+      return this.deadLetter(delivery, undefined, `undecodable task envelope: ${messageOf(error)}`);
+    }
+    if (task.id === "" || task.name === "") {
+      return this.deadLetter(delivery, task, "task envelope without an id or a name");
+    }
+    const route = this.settings.routes.get(task.name);
+    if (route === undefined) {
+      const error = new TaskError(`no worker serves ${task.name} on queue ${delivery.queue}`, "not_found");
+      return this.fail(delivery, task, error, { deadLetter: true });
+    }
+    if (delivery.deliveryCount > this.settings.maxDeliveries) {
+      const error = new TaskError(
+        `delivered ${delivery.deliveryCount} times without an outcome (limit ${this.settings.maxDeliveries})`,
+        "aborted",
+        { retryable: false },
+      );
+      return this.fail(delivery, task, error, { deadLetter: true });
+    }
+    const now = Date.now();
+    if (task.notBeforeMs > now + earlyToleranceMs) {
+      return delivery.retry(outgoing(task, delivery.queue));
+    }
+    const key = taskKey(task.name, task.id);
+    const recorded = await this.settings.transport.results.lookup(key);
+    if (recorded !== undefined) return this.skipFinished(delivery, task, recorded);
+    if (task.deadlineMs > 0 && now >= task.deadlineMs) {
+      const late = new TaskError(`the deadline passed ${now - task.deadlineMs} ms before the task started`, "deadline_exceeded", {
+        retryable: false,
+      });
+      return this.fail(delivery, task, late, { deadLetter: false });
+    }
+    let request: unknown;
+    try {
+      request = route.method.request.decode(task.payload);
+    } catch (error) {
+      const invalid = new TaskError(
+        `the payload does not decode as ${route.method.requestType}: ${messageOf(error)}`,
+        "invalid_argument",
+        { retryable: false },
+      );
+      return this.fail(delivery, task, invalid, { deadLetter: true });
+    }
+    return this.run(delivery, task, route, request);
+  }
+
+  /** Aborts the handler of a cancelled task if it runs here. */
+  cancel(key: string): void {
+    this.running.get(key)?.controller.abort(new TaskError("the task was cancelled", "cancelled", { retryable: false }));
+  }
+
+  /** Shutdown gave up waiting: abort every handler and give its task back to the broker. */
+  abandonAll(): void {
+    for (const execution of this.running.values()) {
+      execution.controller.abort(new TaskError("the worker is shutting down", "unavailable"));
+    }
+  }
+
+  private async run(delivery: Delivery, task: TaskEnvelope, route: Route, request: unknown): Promise<void> {
+    const { events, workerId } = this.settings;
+    const key = taskKey(task.name, task.id);
+    const controller = new AbortController();
+    this.running.set(key, { controller, delivery });
+    const startedAt = Date.now();
+    const timer = this.armTimeout(task, controller, startedAt);
+    try {
+      events.emit({ type: "task-received", taskId: task.id, name: task.name, attempt: task.attempt, workerId });
+      this.sendQuietly(task, "received", () => this.report(task, "received"));
+      const context = this.context(task, controller.signal);
+      let response: Uint8Array;
+      try {
+        const result = await raceSignal(Promise.resolve(route.handler(request, context)), controller.signal);
+        response = encodeMessage(route.method.response, route.method.response.fromPartial(result as MessageInit<unknown>));
+      } catch (thrown) {
+        const reason: unknown = controller.signal.aborted ? controller.signal.reason : thrown;
+        const error = TaskError.from(reason);
+        if (error.code === "unavailable" && controller.signal.aborted) return await delivery.release();
+        return await this.failOrRetry(delivery, task, error);
+      }
+      const report = this.report(task, "success", { payload: response });
+      if (await this.record(task, report)) {
+        await this.sendFinal(task, report);
+        events.emit({
+          type: "task-succeeded",
+          taskId: task.id,
+          name: task.name,
+          attempt: task.attempt,
+          durationMs: Date.now() - startedAt,
+        });
+      }
+      await delivery.ack();
+    } finally {
+      clearTimeout(timer);
+      this.running.delete(key);
+    }
+  }
+
+  private context(task: TaskEnvelope, signal: AbortSignal): HandlerContext {
+    const wantsProgress = task.replyTo !== "" && task.reportLevel === ReportLevel.REPORT_LEVEL_ALL;
+    return {
+      taskId: task.id,
+      taskName: task.name,
+      attempt: task.attempt,
+      maxAttempts: Math.max(1, task.retry?.maxAttempts ?? 1),
+      headers: task.headers,
+      deadlineMs: task.deadlineMs > 0 ? task.deadlineMs : undefined,
+      workerId: this.settings.workerId,
+      signal,
+      progress: async (update: ProgressUpdate) => {
+        if (!wantsProgress || signal.aborted) return;
+        try {
+          await this.settings.transport.reports.send(
+            task.replyTo,
+            encodeReport(this.report(task, "progress", { payload: encodeProgress(update) })),
+          );
+        } catch (error) {
+          this.settings.events.emit({ type: "transport-error", operation: "send progress", error });
+        }
+      },
+    };
+  }
+
+  /** Fires the signal at the per-attempt timeout or the deadline, whichever is first. */
+  private armTimeout(task: TaskEnvelope, controller: AbortController, startedAt: number): NodeJS.Timeout | undefined {
+    const limits: { at: number; why: string }[] = [];
+    if (task.timeoutMs > 0) limits.push({ at: startedAt + task.timeoutMs, why: `the attempt exceeded its ${task.timeoutMs} ms timeout` });
+    if (task.deadlineMs > 0) limits.push({ at: task.deadlineMs, why: "the task's deadline passed while it ran" });
+    const first = limits.sort((x, y) => x.at - y.at)[0];
+    if (first === undefined) return undefined;
+    const retryable = first.at !== task.deadlineMs;
+    return setTimeout(
+      () => controller.abort(new TaskError(first.why, "deadline_exceeded", { retryable })),
+      Math.max(0, first.at - startedAt),
+    );
+  }
+
+  private async failOrRetry(delivery: Delivery, task: TaskEnvelope, error: TaskError): Promise<void> {
+    const maxAttempts = Math.max(1, task.retry?.maxAttempts ?? 1);
+    if (error.retryable && task.retry !== undefined && task.attempt < maxAttempts) {
+      const nextAttemptAtMs = Date.now() + backoffMs(task.retry, task.attempt);
+      if (task.deadlineMs === 0 || nextAttemptAtMs < task.deadlineMs) {
+        const next: TaskEnvelope = { ...task, attempt: task.attempt + 1, notBeforeMs: nextAttemptAtMs };
+        const report = this.report(task, "retry", { error: failureOf(error), nextAttemptAtMs });
+        if (this.wants(task, "retry")) await this.send(task, report);
+        await delivery.retry(outgoing(next, delivery.queue));
+        this.settings.events.emit({
+          type: "task-retried",
+          taskId: task.id,
+          name: task.name,
+          attempt: task.attempt,
+          nextAttemptAtMs,
+          error,
+        });
+        return;
+      }
+    }
+    return this.fail(delivery, task, error, { deadLetter: false });
+  }
+
+  /** Records and reports a FAILURE, then acks or dead-letters the delivery. */
+  private async fail(delivery: Delivery, task: TaskEnvelope, error: TaskError, how: { deadLetter: boolean }): Promise<void> {
+    const report = this.report(task, "failure", { error: failureOf(error) });
+    if (await this.record(task, report)) {
+      await this.sendFinal(task, report);
+      this.settings.events.emit({ type: "task-failed", taskId: task.id, name: task.name, attempt: task.attempt, error });
+    }
+    if (how.deadLetter) return this.deadLetter(delivery, task, `${error.code}: ${error.rawMessage}`);
+    return delivery.ack();
+  }
+
+  /** The task has an outcome already (cancelled, or done by an earlier delivery): drop this copy. */
+  private async skipFinished(delivery: Delivery, task: TaskEnvelope, recorded: Uint8Array): Promise<void> {
+    let status: TaskStatus | undefined;
+    try {
+      status = taskStatus(decodeReport(recorded).status);
+    } catch {
+      status = undefined;
+    }
+    if (status === "cancelled") this.settings.events.emit({ type: "task-cancelled", taskId: task.id, name: task.name });
+    return delivery.ack();
+  }
+
+  private async deadLetter(delivery: Delivery, task: TaskEnvelope | undefined, reason: string): Promise<void> {
+    await delivery.deadLetter(reason);
+    this.settings.events.emit({
+      type: "task-dead-lettered",
+      queue: delivery.queue,
+      reason,
+      taskId: task?.id ?? "",
+      name: task?.name ?? "",
+    });
+  }
+
+  /** Records the final report; false if another outcome was recorded first (cancellation). */
+  private record(task: TaskEnvelope, report: ReportEnvelope): Promise<boolean> {
+    return this.settings.transport.results.settle(taskKey(task.name, task.id), encodeReport(report), task.resultTtlMs);
+  }
+
+  private async sendFinal(task: TaskEnvelope, report: ReportEnvelope): Promise<void> {
+    if (task.replyTo === "" || task.reportLevel === ReportLevel.REPORT_LEVEL_NONE) return;
+    try {
+      await this.send(task, report);
+    } catch (error) {
+      // The outcome is recorded, so the task is done; the caller can still look it up.
+      this.settings.events.emit({ type: "transport-error", operation: "send report", error });
+    }
+  }
+
+  private send(task: TaskEnvelope, report: ReportEnvelope): Promise<void> {
+    return this.settings.transport.reports.send(task.replyTo, encodeReport(report));
+  }
+
+  /** Sends an intermediate report without waiting; the transport keeps per-sender order. */
+  private sendQuietly(task: TaskEnvelope, status: TaskStatus, make: () => ReportEnvelope): void {
+    if (!this.wants(task, status)) return;
+    this.send(task, make()).catch((error: unknown) => {
+      this.settings.events.emit({ type: "transport-error", operation: `send ${status} report`, error });
+    });
+  }
+
+  private wants(task: TaskEnvelope, status: TaskStatus): boolean {
+    if (task.replyTo === "") return false;
+    switch (task.reportLevel) {
+      case ReportLevel.REPORT_LEVEL_NONE:
+        return false;
+      case ReportLevel.REPORT_LEVEL_FINAL:
+        return status === "success" || status === "failure" || status === "cancelled";
+      case ReportLevel.REPORT_LEVEL_NO_PROGRESS:
+        return status !== "progress";
+      default:
+        return true;
+    }
+  }
+
+  private report(task: TaskEnvelope, status: TaskStatus, fields: Partial<ReportEnvelope> = {}): ReportEnvelope {
+    return createReport({
+      taskId: task.id,
+      name: task.name,
+      status: wireStatus(status),
+      attempt: task.attempt,
+      workerId: this.settings.workerId,
+      ...fields,
+    });
+  }
+}
+
+/** The task, re-encoded for publishing again (a retry, or an early delivery put back). */
+function outgoing(task: TaskEnvelope, deliveredFrom: string): OutgoingTask {
+  // A foreign publisher may leave `queue` empty: the task goes back where it came from.
+  const queue = task.queue === "" ? deliveredFrom : task.queue;
+  return { id: task.id, queue, body: encodeTask(task), priority: task.priority, notBeforeMs: task.notBeforeMs };
+}
+
+/** Settles with the promise, or rejects with the signal's reason as soon as it aborts. */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,244 @@
+import { Fifo } from "../fifo.js";
+import { MinHeap } from "../min-heap.js";
+import { maxPriority } from "../task-options.js";
+import type { ConsumeOptions, Consumer, DeadLetter, Delivery, OutgoingTask, TaskBroker } from "./transport.js";
+
+/** A task held by the memory broker. */
+interface Entry {
+  readonly queue: string;
+  readonly body: Uint8Array;
+  readonly priority: number;
+  readonly notBeforeMs: number;
+  deliveryCount: number;
+}
+
+interface MemoryConsumer {
+  readonly queues: readonly string[];
+  readonly prefetch: number;
+  readonly onDelivery: (delivery: Delivery) => void;
+  outstanding: number;
+  stopped: boolean;
+}
+
+class MemoryQueue {
+  /** Ready tasks, one FIFO per priority: index 9 is served first. */
+  readonly ready: Fifo<Entry>[] = Array.from({ length: maxPriority + 1 }, () => new Fifo<Entry>());
+  readonly consumers: MemoryConsumer[] = [];
+  readonly deadLetters = new Fifo<DeadLetter>();
+  /** Round-robin position among consumers. */
+  turn = 0;
+  readyCount = 0;
+
+  take(): Entry | undefined {
+    for (let priority = maxPriority; priority >= 0; priority--) {
+      const entry = (this.ready[priority] as Fifo<Entry>).shift();
+      if (entry !== undefined) {
+        this.readyCount--;
+        return entry;
+      }
+    }
+    return undefined;
+  }
+
+  put(entry: Entry, front = false): void {
+    const fifo = this.ready[entry.priority] as Fifo<Entry>;
+    if (front) fifo.unshift(entry);
+    else fifo.push(entry);
+    this.readyCount++;
+  }
+
+  /** The next consumer with room for a delivery, round robin; undefined if none. */
+  nextConsumer(): MemoryConsumer | undefined {
+    const consumers = this.consumers;
+    for (let tried = 0; tried < consumers.length; tried++) {
+      this.turn = (this.turn + 1) % consumers.length;
+      const consumer = consumers[this.turn] as MemoryConsumer;
+      if (!consumer.stopped && consumer.outstanding < consumer.prefetch) return consumer;
+    }
+    return undefined;
+  }
+}
+
+/** Options of the memory task broker. */
+export interface MemoryTaskBrokerOptions {
+  /** Dead letters kept per queue; the oldest go first. */
+  readonly maxDeadLetters: number;
+}
+
+/**
+ * The in-process task broker: priority FIFOs per queue, a heap of delayed tasks under
+ * one timer, and deliveries that stay outstanding until settled, as on a real broker.
+ */
+export class MemoryTaskBroker implements TaskBroker {
+  private readonly queues = new Map<string, MemoryQueue>();
+  private readonly delayed = new MinHeap<Entry>((entry) => entry.notBeforeMs);
+  private delayTimer: NodeJS.Timeout | undefined;
+  private delayTimerAt = Number.POSITIVE_INFINITY;
+  private readonly dirty = new Set<MemoryQueue>();
+  private pumpScheduled = false;
+  private closed = false;
+
+  constructor(private readonly options: MemoryTaskBrokerOptions) {}
+
+  async publish(task: OutgoingTask): Promise<void> {
+    this.assertOpen();
+    this.enqueue({
+      queue: task.queue,
+      body: task.body,
+      priority: clampPriority(task.priority),
+      notBeforeMs: task.notBeforeMs,
+      deliveryCount: 0,
+    });
+  }
+
+  async consume(options: ConsumeOptions): Promise<Consumer> {
+    this.assertOpen();
+    const consumer: MemoryConsumer = {
+      queues: options.queues,
+      prefetch: Math.max(1, options.prefetch),
+      onDelivery: options.onDelivery,
+      outstanding: 0,
+      stopped: false,
+    };
+    for (const name of options.queues) {
+      const queue = this.queue(name);
+      queue.consumers.push(consumer);
+      this.markDirty(queue);
+    }
+    return {
+      stop: async () => {
+        if (consumer.stopped) return;
+        consumer.stopped = true;
+        for (const name of consumer.queues) {
+          const queue = this.queue(name);
+          queue.consumers.splice(queue.consumers.indexOf(consumer), 1);
+        }
+      },
+    };
+  }
+
+  async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
+    const items = this.queues.get(queue)?.deadLetters.toArray() ?? [];
+    return items.slice(Math.max(0, items.length - limit));
+  }
+
+  /** Stops timers and forgets every task. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.delayTimer);
+    this.queues.clear();
+    this.dirty.clear();
+  }
+
+  private enqueue(entry: Entry): void {
+    if (entry.notBeforeMs > Date.now()) {
+      this.delayed.push(entry);
+      this.armDelayTimer();
+      return;
+    }
+    const queue = this.queue(entry.queue);
+    queue.put(entry);
+    this.markDirty(queue);
+  }
+
+  private queue(name: string): MemoryQueue {
+    let queue = this.queues.get(name);
+    if (queue === undefined) {
+      queue = new MemoryQueue();
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  private markDirty(queue: MemoryQueue): void {
+    this.dirty.add(queue);
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    // Deliver on a later turn of the event loop, as a remote broker would: the
+    // publisher's code runs to completion first, and deliveries are batched.
+    setImmediate(() => this.pump());
+  }
+
+  private pump(): void {
+    this.pumpScheduled = false;
+    if (this.closed) return;
+    const queues = [...this.dirty];
+    this.dirty.clear();
+    for (const queue of queues) {
+      while (queue.readyCount > 0) {
+        const consumer = queue.nextConsumer();
+        if (consumer === undefined) break;
+        const entry = queue.take() as Entry;
+        entry.deliveryCount++;
+        consumer.outstanding++;
+        consumer.onDelivery(this.delivery(entry, consumer, queue));
+      }
+    }
+  }
+
+  private delivery(entry: Entry, consumer: MemoryConsumer, queue: MemoryQueue): Delivery {
+    let settled = false;
+    const settle = (): void => {
+      if (settled) throw new Error(`delivery of a task from ${entry.queue} was settled twice`);
+      settled = true;
+      consumer.outstanding--;
+      if (queue.readyCount > 0) this.markDirty(queue);
+    };
+    return {
+      queue: entry.queue,
+      body: entry.body,
+      deliveryCount: entry.deliveryCount,
+      ack: async () => settle(),
+      retry: async (next) => {
+        settle();
+        this.enqueue({
+          queue: next.queue,
+          body: next.body,
+          priority: clampPriority(next.priority),
+          notBeforeMs: next.notBeforeMs,
+          deliveryCount: 0,
+        });
+      },
+      deadLetter: async (reason) => {
+        settle();
+        const letters = queue.deadLetters;
+        letters.push({ queue: entry.queue, body: entry.body, reason, atMs: Date.now() });
+        while (letters.length > this.options.maxDeadLetters) letters.shift();
+      },
+      release: async () => {
+        settle();
+        if (this.closed) return;
+        queue.put(entry, true);
+        this.markDirty(queue);
+      },
+    };
+  }
+
+  private armDelayTimer(): void {
+    const next = this.delayed.peek();
+    if (next === undefined || next.notBeforeMs >= this.delayTimerAt) return;
+    clearTimeout(this.delayTimer);
+    this.delayTimerAt = next.notBeforeMs;
+    this.delayTimer = setTimeout(() => this.promoteDue(), Math.max(0, next.notBeforeMs - Date.now()));
+  }
+
+  private promoteDue(): void {
+    this.delayTimerAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    for (let entry = this.delayed.peek(); entry !== undefined && entry.notBeforeMs <= now; entry = this.delayed.peek()) {
+      this.delayed.pop();
+      const queue = this.queue(entry.queue);
+      queue.put(entry);
+      this.markDirty(queue);
+    }
+    this.armDelayTimer();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error("the memory transport is closed");
+  }
+}
+
+function clampPriority(priority: number): number {
+  return Math.min(maxPriority, Math.max(0, Math.floor(priority)));
+}

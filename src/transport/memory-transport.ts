@@ -1,0 +1,45 @@
+import { MemoryReportRouter } from "./memory-report-router.js";
+import { MemoryResultStore } from "./memory-result-store.js";
+import { MemoryTaskBroker } from "./memory-task-broker.js";
+import type { Transport } from "./transport.js";
+
+/** Options of {@link createMemoryTransport}. */
+export interface MemoryTransportOptions {
+  /** How long final outcomes are kept when a task does not say, ms. Default: 10 minutes. */
+  readonly resultTtlMs?: number;
+  /** Dead letters kept per queue; beyond it the oldest are dropped. Default: 10,000. */
+  readonly maxDeadLetters?: number;
+}
+
+/**
+ * Creates the embedded, in-process transport: no broker to run, and the same semantics
+ * as a remote one (envelopes are encoded and decoded, deliveries are acknowledged,
+ * delays and priorities are honoured). Clients and workers in one process share it.
+ * Nothing survives the process.
+ *
+ * @example
+ * ```ts
+ * const transport = createMemoryTransport();
+ * const worker = createWorker(transport);
+ * await worker.serve(MathTasks, handlers);
+ * const math = createClient(MathTasks, transport);
+ * ```
+ */
+export function createMemoryTransport(options: MemoryTransportOptions = {}): Transport {
+  const tasks = new MemoryTaskBroker({ maxDeadLetters: options.maxDeadLetters ?? 10_000 });
+  const reports = new MemoryReportRouter();
+  const results = new MemoryResultStore(options.resultTtlMs ?? 10 * 60_000);
+  let closed = false;
+  return {
+    tasks,
+    reports,
+    results,
+    async close() {
+      if (closed) return;
+      closed = true;
+      tasks.close();
+      reports.close();
+      results.close();
+    },
+  };
+}

@@ -1,0 +1,210 @@
+import { hostname } from "node:os";
+import { decodeReport, taskStatus } from "./envelope.js";
+import { createEventBus, type EventBus } from "./event-bus.js";
+import type { MethodDefinition, ServiceDefinition } from "./service-definition.js";
+import type { ServiceHandlers } from "./service-handlers.js";
+import { TaskError } from "./task-error.js";
+import { taskKey } from "./task-key.js";
+import { resolveTaskOptions } from "./task-options.js";
+import { type Route, TaskRunner } from "./task-runner.js";
+import type { Consumer, Delivery, Subscription, Transport } from "./transport/transport.js";
+import type { WorkerCloseOptions, WorkerOptions } from "./worker-options.js";
+
+/**
+ * Runs handlers for tasks taken from a transport. `close()` (or `await using`) drains it.
+ */
+export interface Worker extends AsyncDisposable {
+  /** This worker's id, as it appears in reports. */
+  readonly id: string;
+  /** The worker's events: received, succeeded, failed, retried, dead-lettered, transport errors. */
+  readonly events: EventBus;
+  /**
+   * Serves the methods of a service with `handlers`, consuming their queues. Resolves
+   * once consuming; rejects if a task name is served already or the worker is closed.
+   */
+  serve<S extends ServiceDefinition>(service: S, handlers: ServiceHandlers<S>): Promise<void>;
+  /**
+   * Stops taking tasks, gives back tasks received but not started, and waits for running
+   * handlers to finish and their outcomes to be recorded. Idempotent: later calls return
+   * the same promise.
+   */
+  close(options?: WorkerCloseOptions): Promise<void>;
+}
+
+/**
+ * Creates a worker on a transport.
+ *
+ * @example
+ * ```ts
+ * const worker = createWorker(transport, { concurrency: 8 });
+ * await worker.serve(MathTasks, { add: async ({ a, b }) => ({ sum: a + b }) });
+ * // …
+ * await worker.close();
+ * ```
+ */
+export function createWorker(transport: Transport, options: WorkerOptions = {}): Worker {
+  return new TaskWorker(transport, options);
+}
+
+type Handler = (request: unknown, context: Parameters<Route["handler"]>[1]) => unknown;
+
+class TaskWorker implements Worker {
+  readonly id: string;
+  readonly events: EventBus;
+  private readonly concurrency: number;
+  private readonly routes = new Map<string, Route>();
+  private readonly consumers: Consumer[] = [];
+  private readonly runner: TaskRunner;
+  /** Deliveries waiting for a free slot, oldest first. */
+  private readonly waiting: Delivery[] = [];
+  private active = 0;
+  private idle: (() => void) | undefined;
+  private cancellations: Promise<Subscription> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly transport: Transport,
+    options: WorkerOptions,
+  ) {
+    this.id = options.id ?? `${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
+    this.events = options.events ?? createEventBus();
+    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 16));
+    this.runner = new TaskRunner({
+      transport,
+      workerId: this.id,
+      events: this.events,
+      routes: this.routes,
+      maxDeliveries: options.maxDeliveries ?? 10,
+    });
+  }
+
+  async serve<S extends ServiceDefinition>(service: S, handlers: ServiceHandlers<S>): Promise<void> {
+    if (this.closing !== undefined) throw new TaskError("the worker is closed", "failed_precondition");
+    const added: Route[] = [];
+    for (const [localName, method] of Object.entries(service.methods) as [string, MethodDefinition<unknown, unknown>][]) {
+      const handler = (handlers as unknown as Record<string, Handler | undefined>)[localName];
+      if (typeof handler !== "function") {
+        throw new TaskError(`no handler for ${method.taskName} (handlers.${localName})`, "invalid_argument");
+      }
+      if (this.routes.has(method.taskName)) {
+        throw new TaskError(`${method.taskName} is served by this worker already`, "already_exists");
+      }
+      added.push({
+        method,
+        handler: handler.bind(handlers) as Route["handler"],
+        options: resolveTaskOptions(method.taskName, service.defaults, method.options),
+      });
+    }
+    for (const route of added) this.routes.set(route.method.taskName, route);
+    await this.listenForCancellations();
+    const consumer = await this.transport.tasks.consume({
+      queues: [...new Set(added.map((route) => route.options.queue))],
+      prefetch: this.concurrency,
+      onDelivery: (delivery) => this.admit(delivery),
+      onError: (error) => this.events.emit({ type: "transport-error", operation: "consume", error }),
+    });
+    this.consumers.push(consumer);
+    // close() may have started while the consumer was being set up.
+    if (this.closing !== undefined) await consumer.stop();
+  }
+
+  close(options: WorkerCloseOptions = {}): Promise<void> {
+    this.closing ??= this.drain(options);
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private admit(delivery: Delivery): void {
+    if (this.closing !== undefined) {
+      this.giveBack(delivery);
+      return;
+    }
+    if (this.active >= this.concurrency) {
+      this.waiting.push(delivery);
+      return;
+    }
+    this.start(delivery);
+  }
+
+  private start(delivery: Delivery): void {
+    this.active++;
+    this.runner
+      .process(delivery)
+      .catch((error: unknown) => {
+        // process() settles every delivery itself; reaching here means a transport call
+        // failed while settling. The broker redelivers an unsettled task, so report and go on.
+        this.events.emit({ type: "transport-error", operation: "settle delivery", error });
+      })
+      .finally(() => {
+        this.active--;
+        const next = this.closing === undefined ? this.waiting.shift() : undefined;
+        if (next !== undefined) this.start(next);
+        else if (this.active === 0) this.idle?.();
+      });
+  }
+
+  private giveBack(delivery: Delivery): void {
+    delivery.release().catch((error: unknown) => {
+      this.events.emit({ type: "transport-error", operation: "release delivery", error });
+    });
+  }
+
+  /** Cancellations are broadcast as CANCELLED reports; abort the handler if it runs here. */
+  private async listenForCancellations(): Promise<void> {
+    this.cancellations ??= this.transport.reports.subscribe({
+      onReport: (bytes) => {
+        try {
+          const report = decodeReport(bytes);
+          if (taskStatus(report.status) === "cancelled") this.runner.cancel(taskKey(report.name, report.taskId));
+        } catch (error) {
+          this.events.emit({ type: "transport-error", operation: "decode broadcast", error });
+        }
+      },
+      onError: (error) => this.events.emit({ type: "transport-error", operation: "broadcast", error }),
+    });
+    try {
+      await this.cancellations;
+    } catch (error) {
+      this.cancellations = undefined;
+      throw error;
+    }
+  }
+
+  private async drain(options: WorkerCloseOptions): Promise<void> {
+    const errors: unknown[] = [];
+    // Every step runs even if an earlier one failed; the first failure is rethrown.
+    const step = async (run: () => Promise<unknown>): Promise<void> => {
+      try {
+        await run();
+      } catch (error) {
+        errors.push(error);
+      }
+    };
+    await step(() => Promise.all(this.consumers.map((consumer) => consumer.stop())));
+    for (const delivery of this.waiting.splice(0)) this.giveBack(delivery);
+    if (this.active > 0) {
+      const finished = new Promise<void>((resolve) => {
+        this.idle = resolve;
+      });
+      if (options.timeoutMs === undefined) {
+        await finished;
+      } else {
+        let timer: NodeJS.Timeout | undefined;
+        const expired = new Promise<"expired">((resolve) => {
+          timer = setTimeout(() => resolve("expired"), options.timeoutMs);
+        });
+        if ((await Promise.race([finished, expired])) === "expired") {
+          this.runner.abandonAll();
+          await finished;
+        }
+        clearTimeout(timer);
+      }
+    }
+    const cancellations = this.cancellations;
+    if (cancellations !== undefined) await step(async () => (await cancellations).close());
+    if (errors.length > 0) throw errors[0];
+  }
+}
