@@ -1,0 +1,492 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { describe, it } from "node:test";
+import {
+  createClient,
+  createEventBus,
+  createWorker,
+  type DingoEvent,
+  TaskError,
+  type TaskReport,
+  type Transport,
+  type Worker,
+} from "../../src/index.js";
+import { conformanceServices, deferred } from "./fixtures.js";
+
+/**
+ * Makes a transport for one test. It must be isolated from other tests' transports
+ * (its own queues, inboxes and results: a unique key prefix on a shared broker).
+ */
+export type TransportFactory = (testId: string) => Transport | Promise<Transport>;
+
+/** One test's world: a transport, services with unique queues, and cleanup. */
+async function setup(factory: TransportFactory) {
+  const id = randomUUID().slice(0, 8);
+  const transport = await factory(id);
+  const services = conformanceServices(id);
+  const workers: Worker[] = [];
+  const makeWorker = (options: Parameters<typeof createWorker>[1] = {}): Worker => {
+    const worker = createWorker(transport, options);
+    workers.push(worker);
+    return worker;
+  };
+  return {
+    ...services,
+    transport,
+    makeWorker,
+    async [Symbol.asyncDispose]() {
+      await Promise.all(workers.map((worker) => worker.close({ timeoutMs: 1000 })));
+      await transport.close();
+    },
+  };
+}
+
+async function collect<T>(reports: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const report of reports) all.push(report);
+  return all;
+}
+
+async function rejection(promise: PromiseLike<unknown>): Promise<TaskError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof TaskError, `expected a TaskError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("expected the call to fail");
+}
+
+/**
+ * The behaviour every transport must show, run against `factory`. Brokers reuse it
+ * unchanged: `describeConformance("redis", (id) => createRedisTransport({ prefix: id }))`.
+ */
+export function describeConformance(name: string, factory: TransportFactory): void {
+  describe(`conformance: ${name}`, () => {
+    it("returns the typed result, with reports SENT → RECEIVED → PROGRESS → SUCCESS", async () => {
+      await using world = await setup(factory);
+      await world.makeWorker().serve(world.Tasks, {
+        add: ({ a, b }) => ({ sum: a + b }),
+        divide: ({ dividend, divisor }) => ({ quotient: dividend / divisor }),
+        countPrimes: async ({ limit }, context) => {
+          let count = 0;
+          let largest = 0;
+          for (let n = 2; n < limit; n++) {
+            let prime = true;
+            for (let d = 2; d * d <= n; d++) if (n % d === 0) prime = false;
+            if (prime) {
+              count++;
+              largest = n;
+            }
+            if (n % 25 === 0) await context.progress({ percent: (100 * n) / limit, message: `at ${n}` });
+          }
+          return { count, largest };
+        },
+      });
+      const tasks = createClient(world.Tasks, world.transport);
+
+      assert.deepEqual(await tasks.add({ a: 40, b: 2 }), { sum: 42 });
+
+      const call = tasks.countPrimes({ limit: 100 });
+      assert.match(call.id, /^[0-9a-f-]{36}$/);
+      const reports = await collect(call.reports());
+      assert.deepEqual(
+        reports.map((report) => report.status),
+        ["sent", "received", "progress", "progress", "progress", "success"],
+      );
+      const final = reports.at(-1) as TaskReport<{ count: number }>;
+      assert.equal(final.status, "success");
+      assert.equal(final.status === "success" && final.response.count, 25);
+      const progress = reports.filter((report) => report.status === "progress");
+      assert.deepEqual(
+        progress.map((report) => report.status === "progress" && report.progress.message),
+        ["at 25", "at 50", "at 75"],
+      );
+      for (const report of reports) assert.equal(report.taskId, call.id);
+      assert.deepEqual(await call, { count: 25, largest: 97 });
+      // A second iteration replays the same reports.
+      assert.equal((await collect(call.reports())).length, reports.length);
+    });
+
+    it("delivers the handler's error as a TaskError with its code, message and details", async () => {
+      await using world = await setup(factory);
+      const detail = { type: "example.v1.DivideRequest", value: new Uint8Array([1, 2, 3]) };
+      await world.makeWorker().serve(world.Tasks, {
+        add: () => {
+          throw new Error("plain failure");
+        },
+        divide: ({ divisor }) => {
+          if (divisor === 0) throw new TaskError("divisor must not be zero", "invalid_argument", { details: [detail] });
+          return { quotient: 1 };
+        },
+        countPrimes: () => ({}),
+      });
+      const tasks = createClient(world.Tasks, world.transport);
+
+      const call = tasks.divide({ dividend: 1, divisor: 0 });
+      const error = await rejection(call);
+      assert.equal(error.code, "invalid_argument");
+      assert.equal(error.rawMessage, "divisor must not be zero");
+      assert.equal(error.retryable, false);
+      assert.deepEqual(
+        error.details.map((d) => ({ type: d.type, value: [...d.value] })),
+        [{ type: detail.type, value: [1, 2, 3] }],
+      );
+      const statuses = (await collect(call.reports())).map((report) => report.status);
+      assert.deepEqual(statuses, ["sent", "received", "failure"]);
+
+      const plain = await rejection(tasks.add({}));
+      assert.equal(plain.code, "unknown");
+      assert.equal(plain.rawMessage, "plain failure");
+    });
+
+    it("retries a retryable failure with RETRY reports, and stops at once on a non-retryable one", async () => {
+      await using world = await setup(factory);
+      const attempts = new Map<number, number>();
+      await world.makeWorker().serve(world.Tasks, {
+        add: ({ a }, context) => {
+          attempts.set(a, context.attempt);
+          if (a === 1 && context.attempt < 3) throw new TaskError("try again", "unavailable");
+          if (a === 2) throw new TaskError("never", "failed_precondition");
+          return { sum: context.attempt };
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const tasks = createClient(world.Tasks, world.transport, {
+        taskOptions: { maxAttempts: 5, initialBackoffMs: 5, backoffMultiplier: 2 },
+      });
+
+      const call = tasks.add({ a: 1 });
+      assert.deepEqual(await call, { sum: 3 });
+      const reports = await collect(call.reports());
+      assert.deepEqual(
+        reports.map((report) => `${report.status}@${report.attempt}`),
+        ["sent@0", "received@1", "retry@1", "received@2", "retry@2", "received@3", "success@3"],
+      );
+      const retry = reports[2];
+      assert.ok(retry?.status === "retry");
+      assert.equal(retry.error.code, "unavailable");
+      assert.ok(retry.nextAttemptAtMs >= retry.atMs + 5);
+
+      const error = await rejection(tasks.add({ a: 2 }));
+      assert.equal(error.code, "failed_precondition");
+      assert.equal(attempts.get(2), 1);
+    });
+
+    it("dead-letters a task nobody serves and fails the call with NOT_FOUND; the worker keeps serving", async () => {
+      await using world = await setup(factory);
+      const events: DingoEvent[] = [];
+      const worker = world.makeWorker();
+      worker.events.subscribe((event) => events.push(event));
+      await worker.serve(world.Tasks, { add: ({ a, b }) => ({ sum: a + b }), divide: () => ({}), countPrimes: () => ({}) });
+
+      const unserved = createClient(world.Unserved, world.transport);
+      const call = unserved.missing({ a: 1 });
+      const error = await rejection(call);
+      assert.equal(error.code, "not_found");
+      assert.match(error.rawMessage, /dingo\.conformance\.v1\.Unserved\/Missing/);
+
+      const letters = await world.transport.tasks.deadLetters(world.queue);
+      assert.equal(letters.length, 1);
+      assert.match(letters[0]?.reason ?? "", /^not_found: /);
+      assert.ok(events.some((event) => event.type === "task-dead-lettered" && event.taskId === call.id));
+
+      assert.deepEqual(await createClient(world.Tasks, world.transport).add({ a: 1, b: 1 }), { sum: 2 });
+    });
+
+    it("dead-letters a payload that does not decode as the request and fails the call with INVALID_ARGUMENT", async () => {
+      await using world = await setup(factory);
+      let ran = false;
+      await world.makeWorker().serve(world.Tasks, {
+        add: () => {
+          ran = true;
+          return {};
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const error = await rejection(createClient(world.Garbled, world.transport).add({ a: 1 }));
+      assert.equal(error.code, "invalid_argument");
+      assert.match(error.rawMessage, /example\.v1\.AddRequest/);
+      assert.equal(ran, false);
+      const letters = await world.transport.tasks.deadLetters(world.queue);
+      assert.equal(letters.length, 1);
+      assert.match(letters[0]?.reason ?? "", /^invalid_argument: /);
+    });
+
+    it("dead-letters undecodable envelope bytes with a reason and keeps serving", async () => {
+      await using world = await setup(factory);
+      const worker = world.makeWorker();
+      const deadLettered = deferred<DingoEvent>();
+      worker.events.subscribe((event) => {
+        if (event.type === "task-dead-lettered") deadLettered.resolve(event);
+      });
+      await worker.serve(world.Tasks, { add: ({ a, b }) => ({ sum: a + b }), divide: () => ({}), countPrimes: () => ({}) });
+      const garbage = new Uint8Array([0xff, 0xff, 0xff, 0x07, 0x01]);
+      await world.transport.tasks.publish({ id: "garbage", queue: world.queue, body: garbage, priority: 0, notBeforeMs: 0 });
+      const event = await deadLettered.promise;
+      assert.equal(event.type === "task-dead-lettered" && event.taskId, "");
+      const letters = await world.transport.tasks.deadLetters(world.queue);
+      assert.equal(letters.length, 1);
+      assert.deepEqual([...(letters[0]?.body ?? [])], [...garbage]);
+      assert.match(letters[0]?.reason ?? "", /undecodable task envelope/);
+      assert.deepEqual(await createClient(world.Tasks, world.transport).add({ a: 2, b: 3 }), { sum: 5 });
+    });
+
+    it("settles a call with DEADLINE_EXCEEDED when the caller's timeout passes", async () => {
+      await using world = await setup(factory);
+      const started = deferred();
+      await world.makeWorker().serve(world.Tasks, {
+        add: async (_request, context) => {
+          started.resolve();
+          // Runs until cancelled.
+          await new Promise((_resolve, reject) => context.signal.addEventListener("abort", () => reject(context.signal.reason)));
+          return {};
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const call = createClient(world.Tasks, world.transport).add({}, { timeoutMs: 100 });
+      const error = await rejection(call);
+      assert.equal(error.code, "deadline_exceeded");
+      const reports = await collect(call.reports());
+      assert.equal(reports.at(-1)?.status, "failure");
+      await started.promise;
+      // The timeout only stops the wait; cancelling stops the task.
+      assert.equal(await call.cancel(), false);
+    });
+
+    it("cancels a running task: its signal aborts and the call settles as CANCELLED", async () => {
+      await using world = await setup(factory);
+      const started = deferred();
+      const aborted = deferred<unknown>();
+      await world.makeWorker().serve(world.Tasks, {
+        add: async (_request, context) => {
+          context.signal.addEventListener("abort", () => aborted.resolve(context.signal.reason));
+          started.resolve();
+          await aborted.promise;
+          return { sum: 1 };
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const call = createClient(world.Tasks, world.transport).add({});
+      await started.promise;
+      assert.equal(await call.cancel("changed my mind"), true);
+      const error = await rejection(call);
+      assert.equal(error.code, "cancelled");
+      assert.equal(error.rawMessage, "changed my mind");
+      const reason = await aborted.promise;
+      assert.ok(reason instanceof TaskError && reason.code === "cancelled");
+      assert.equal((await collect(call.reports())).at(-1)?.status, "cancelled");
+      assert.equal(await call.cancel(), false);
+    });
+
+    it("cancels a queued task so that it never runs, also through an AbortSignal", async () => {
+      await using world = await setup(factory);
+      const ran: number[] = [];
+      const tasks = createClient(world.Tasks, world.transport);
+      // Queued before any worker exists.
+      const first = tasks.add({ a: 1 });
+      const controller = new AbortController();
+      const second = tasks.add({ a: 2 }, { signal: controller.signal });
+      await Promise.all([first.sent, second.sent]);
+      assert.equal(await first.cancel(), true);
+      controller.abort();
+      assert.equal((await rejection(first)).code, "cancelled");
+      assert.equal((await rejection(second)).code, "cancelled");
+
+      const worker = world.makeWorker();
+      const skipped: string[] = [];
+      worker.events.subscribe((event) => {
+        if (event.type === "task-cancelled") skipped.push(event.taskId);
+      });
+      await worker.serve(world.Tasks, {
+        add: ({ a }) => {
+          ran.push(a);
+          return { sum: a };
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      assert.deepEqual(await tasks.add({ a: 3 }), { sum: 3 });
+      await worker.close();
+      assert.deepEqual(ran, [3]);
+      assert.deepEqual(skipped.sort(), [first.id, second.id].sort());
+    });
+
+    it("sends only the reports asked for", async () => {
+      await using world = await setup(factory);
+      await world.makeWorker().serve(world.Tasks, {
+        add: async ({ a, b }, context) => {
+          await context.progress({ percent: 50 });
+          return { sum: a + b };
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const tasks = createClient(world.Tasks, world.transport);
+      const statuses = async (reports: "all" | "no-progress" | "final") => {
+        const call = tasks.add({ a: 1, b: 2 }, { reports });
+        assert.deepEqual(await call, { sum: 3 });
+        return (await collect(call.reports())).map((report) => report.status);
+      };
+      assert.deepEqual(await statuses("all"), ["sent", "received", "progress", "success"]);
+      assert.deepEqual(await statuses("no-progress"), ["sent", "received", "success"]);
+      assert.deepEqual(await statuses("final"), ["sent", "success"]);
+
+      const fireAndForget = tasks.add({ a: 1, b: 2 }, { reports: "none" });
+      await fireAndForget.sent;
+      assert.equal((await rejection(fireAndForget)).code, "failed_precondition");
+    });
+
+    it("uses the caller's task id, or its id generator, and passes headers to the handler", async () => {
+      await using world = await setup(factory);
+      const seen: { id: string; headers: Readonly<Record<string, string>> }[] = [];
+      await world.makeWorker().serve(world.Tasks, {
+        add: (_request, context) => {
+          seen.push({ id: context.taskId, headers: context.headers });
+          return {};
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      let next = 0;
+      const tasks = createClient(world.Tasks, world.transport, { idGenerator: () => `order-${++next}` });
+      const explicit = `explicit-${randomUUID()}`;
+      await tasks.add({}, { id: explicit, headers: { TraceParent: "00-abc-def-01", tenant: "acme" } });
+      const generated = tasks.add({});
+      assert.equal(generated.id, "order-1");
+      await generated;
+      assert.deepEqual(seen, [
+        { id: explicit, headers: { traceparent: "00-abc-def-01", tenant: "acme" } },
+        { id: "order-1", headers: {} },
+      ]);
+    });
+
+    it("rejects a request over the payload limit at the caller with RESOURCE_EXHAUSTED", async () => {
+      await using world = await setup(factory);
+      const tasks = createClient(world.Tasks, world.transport, { maxPayloadBytes: 8 });
+      const call = tasks.add({ a: Number.MAX_SAFE_INTEGER, b: Number.MAX_SAFE_INTEGER });
+      assert.equal((await rejection(call)).code, "resource_exhausted");
+      assert.equal((await rejection(call.sent)).code, "resource_exhausted");
+    });
+
+    it("emits typed events until unsubscribed", async () => {
+      await using world = await setup(factory);
+      const events = createEventBus();
+      const seen: string[] = [];
+      const unsubscribe = events.subscribe((event) => seen.push(event.type));
+      await world.makeWorker({ events }).serve(world.Tasks, {
+        add: ({ a }) => {
+          if (a === 1) throw new TaskError("no", "invalid_argument");
+          return {};
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const tasks = createClient(world.Tasks, world.transport, { events });
+      await tasks.add({});
+      await rejection(tasks.add({ a: 1 }));
+      assert.deepEqual(seen, [
+        "task-published",
+        "task-received",
+        "task-succeeded",
+        "task-published",
+        "task-received",
+        "task-failed",
+      ]);
+      unsubscribe();
+      await tasks.add({});
+      assert.equal(seen.length, 6);
+    });
+
+    it("close() waits for running tasks, which still complete", async () => {
+      await using world = await setup(factory);
+      const started = deferred();
+      const gate = deferred();
+      const worker = world.makeWorker();
+      await worker.serve(world.Tasks, {
+        add: async ({ a }) => {
+          started.resolve();
+          await gate.promise;
+          return { sum: a };
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const call = createClient(world.Tasks, world.transport).add({ a: 7 });
+      await started.promise;
+      let closed = false;
+      const closing = worker.close().then(() => {
+        closed = true;
+      });
+      assert.equal(worker.close(), worker.close(), "close() is idempotent");
+      // Let the worker progress as far as it can without the handler finishing.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(closed, false);
+      gate.resolve();
+      await closing;
+      assert.deepEqual(await call, { sum: 7 });
+      await assert.rejects(worker.serve(world.Tasks, { add: () => ({}), divide: () => ({}), countPrimes: () => ({}) }));
+    });
+
+    it("never runs more handlers at once than the worker's concurrency", async () => {
+      await using world = await setup(factory);
+      let running = 0;
+      let peak = 0;
+      await world.makeWorker({ concurrency: 3 }).serve(world.Tasks, {
+        add: async ({ a }) => {
+          running++;
+          peak = Math.max(peak, running);
+          await new Promise((resolve) => setImmediate(resolve));
+          running--;
+          return { sum: a };
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const tasks = createClient(world.Tasks, world.transport);
+      await Promise.all(Array.from({ length: 30 }, (_, a) => tasks.add({ a })));
+      assert.equal(peak, 3);
+    });
+
+    it("serves many concurrent callers with many workers, each task once, ids colliding across task names", async () => {
+      await using world = await setup(factory);
+      const runs = new Map<string, number>();
+      const handlers = (workerIndex: number) => ({
+        add: ({ a, b }: { a: number; b: number }, context: { taskId: string; taskName: string }) => {
+          const key = `${context.taskName}/${context.taskId}`;
+          runs.set(key, (runs.get(key) ?? 0) + 1);
+          return { sum: a + b + workerIndex * 0 };
+        },
+        divide: ({ dividend, divisor }: { dividend: number; divisor: number }) => ({ quotient: dividend / divisor }),
+        countPrimes: () => ({}),
+      });
+      const perWorker = new Map<string, number>();
+      for (let index = 0; index < 3; index++) {
+        const worker = world.makeWorker({ concurrency: 8 });
+        worker.events.subscribe((event) => {
+          if (event.type === "task-succeeded") perWorker.set(worker.id, (perWorker.get(worker.id) ?? 0) + 1);
+        });
+        await worker.serve(world.Tasks, handlers(index));
+      }
+      const clients = Array.from({ length: 4 }, () => createClient(world.Tasks, world.transport));
+      const total = 2000;
+      const calls = Array.from({ length: total }, async (_, index) => {
+        const client = clients[index % clients.length];
+        assert.ok(client !== undefined);
+        // The same id on two task names: two different tasks.
+        const id = `shared-${index >> 1}`;
+        if (index % 2 === 0) assert.deepEqual(await client.add({ a: index, b: 1 }, { id }), { sum: index + 1 });
+        else assert.deepEqual(await client.divide({ dividend: index, divisor: 2 }, { id }), { quotient: index / 2 });
+      });
+      await Promise.all(calls);
+      assert.equal(runs.size, total / 2);
+      assert.ok([...runs.values()].every((count) => count === 1));
+      assert.equal([...perWorker.values()].reduce((sum, count) => sum + count, 0), total);
+      assert.equal(perWorker.size, 3, "every worker took part");
+    });
+  });
+}
