@@ -206,9 +206,13 @@ export class Caller implements PendingCallHost {
     if (selection === "none") {
       call.settleLocally(
         "failure",
-        new TaskError('the call asked for no reports (reports: "none"), so its outcome is not awaited', "failed_precondition", {
-          retryable: false,
-        }),
+        new TaskError(
+          'the call asked for no reports (reports: "none"), so its outcome is not awaited',
+          "failed_precondition",
+          {
+            retryable: false,
+          },
+        ),
       );
     }
   }

@@ -44,9 +44,7 @@ const toWire: Readonly<Record<Code, WireCode>> = {
   unauthenticated: WireCode.CODE_UNAUTHENTICATED,
 };
 
-const fromWire = new Map<number, Code>(
-  Object.entries(toWire).map(([code, wire]) => [wire, code as Code]),
-);
+const fromWire = new Map<number, Code>(Object.entries(toWire).map(([code, wire]) => [wire, code as Code]));
 
 /** Every canonical code, in gRPC number order. */
 export const codes: readonly Code[] = [...fromWire.values()];

@@ -8,8 +8,8 @@ import {
   Progress,
   Report,
   ReportLevel,
-  Status as WireStatus,
   Task,
+  Status as WireStatus,
 } from "../generated/dingo/v1/envelope_pb.js";
 import { codeFromWire, codeToWire } from "./code.js";
 import { TaskError } from "./task-error.js";
@@ -76,7 +76,10 @@ export function decodeReport(bytes: Uint8Array): Report {
 }
 
 /** Encodes a message with the shared writer (see above). */
-export function encodeMessage<T>(codec: { encode(message: T, writer: BinaryWriter): BinaryWriter }, message: T): Uint8Array {
+export function encodeMessage<T>(
+  codec: { encode(message: T, writer: BinaryWriter): BinaryWriter },
+  message: T,
+): Uint8Array {
   return codec.encode(message, writer).finish();
 }
 

@@ -38,8 +38,7 @@ export class MinHeap<T> {
       const left = 2 * index + 1;
       if (left >= items.length) break;
       const right = left + 1;
-      const child =
-        right < items.length && this.keyOf(items[right] as T) < this.keyOf(items[left] as T) ? right : left;
+      const child = right < items.length && this.keyOf(items[right] as T) < this.keyOf(items[left] as T) ? right : left;
       if (this.keyOf(items[child] as T) >= key) break;
       items[index] = items[child] as T;
       index = child;

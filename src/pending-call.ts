@@ -63,6 +63,7 @@ export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
     return this.final !== undefined;
   }
 
+  // biome-ignore lint/suspicious/noThenProperty: the handle is awaitable by design (`await math.add(…)`).
   then<A = Res, B = never>(
     onFulfilled?: ((value: Res) => A | PromiseLike<A>) | null,
     onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,

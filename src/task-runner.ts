@@ -9,11 +9,11 @@ import {
   encodeTask,
   failureOf,
   type ProgressUpdate,
-  ReportLevel,
   type ReportEnvelope,
+  ReportLevel,
   type TaskEnvelope,
-  taskStatus,
   type TaskStatus,
+  taskStatus,
   wireStatus,
 } from "./envelope.js";
 import type { EventBus } from "./event-bus.js";
@@ -93,9 +93,13 @@ export class TaskRunner {
     const recorded = await this.settings.transport.results.lookup(key);
     if (recorded !== undefined) return this.skipFinished(delivery, task, recorded);
     if (task.deadlineMs > 0 && now >= task.deadlineMs) {
-      const late = new TaskError(`the deadline passed ${now - task.deadlineMs} ms before the task started`, "deadline_exceeded", {
-        retryable: false,
-      });
+      const late = new TaskError(
+        `the deadline passed ${now - task.deadlineMs} ms before the task started`,
+        "deadline_exceeded",
+        {
+          retryable: false,
+        },
+      );
       return this.fail(delivery, task, late, { deadLetter: false });
     }
     let request: unknown;
@@ -138,7 +142,10 @@ export class TaskRunner {
       let response: Uint8Array;
       try {
         const result = await raceSignal(Promise.resolve(route.handler(request, context)), controller.signal);
-        response = encodeMessage(route.method.response, route.method.response.fromPartial(result as MessageInit<unknown>));
+        response = encodeMessage(
+          route.method.response,
+          route.method.response.fromPartial(result as MessageInit<unknown>),
+        );
       } catch (thrown) {
         const reason: unknown = controller.signal.aborted ? controller.signal.reason : thrown;
         const error = TaskError.from(reason);
@@ -191,7 +198,8 @@ export class TaskRunner {
   /** Fires the signal at the per-attempt timeout or the deadline, whichever is first. */
   private armTimeout(task: TaskEnvelope, controller: AbortController, startedAt: number): NodeJS.Timeout | undefined {
     const limits: { at: number; why: string }[] = [];
-    if (task.timeoutMs > 0) limits.push({ at: startedAt + task.timeoutMs, why: `the attempt exceeded its ${task.timeoutMs} ms timeout` });
+    if (task.timeoutMs > 0)
+      limits.push({ at: startedAt + task.timeoutMs, why: `the attempt exceeded its ${task.timeoutMs} ms timeout` });
     if (task.deadlineMs > 0) limits.push({ at: task.deadlineMs, why: "the task's deadline passed while it ran" });
     const first = limits.sort((x, y) => x.at - y.at)[0];
     if (first === undefined) return undefined;
@@ -226,11 +234,22 @@ export class TaskRunner {
   }
 
   /** Records and reports a FAILURE, then acks or dead-letters the delivery. */
-  private async fail(delivery: Delivery, task: TaskEnvelope, error: TaskError, how: { deadLetter: boolean }): Promise<void> {
+  private async fail(
+    delivery: Delivery,
+    task: TaskEnvelope,
+    error: TaskError,
+    how: { deadLetter: boolean },
+  ): Promise<void> {
     const report = this.report(task, "failure", { error: failureOf(error) });
     if (await this.record(task, report)) {
       await this.sendFinal(task, report);
-      this.settings.events.emit({ type: "task-failed", taskId: task.id, name: task.name, attempt: task.attempt, error });
+      this.settings.events.emit({
+        type: "task-failed",
+        taskId: task.id,
+        name: task.name,
+        attempt: task.attempt,
+        error,
+      });
     }
     if (how.deadLetter) return this.deadLetter(delivery, task, `${error.code}: ${error.rawMessage}`);
     return delivery.ack();

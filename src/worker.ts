@@ -81,7 +81,10 @@ class TaskWorker implements Worker {
   async serve<S extends ServiceDefinition>(service: S, handlers: ServiceHandlers<S>): Promise<void> {
     if (this.closing !== undefined) throw new TaskError("the worker is closed", "failed_precondition");
     const added: Route[] = [];
-    for (const [localName, method] of Object.entries(service.methods) as [string, MethodDefinition<unknown, unknown>][]) {
+    for (const [localName, method] of Object.entries(service.methods) as [
+      string,
+      MethodDefinition<unknown, unknown>,
+    ][]) {
       const handler = (handlers as unknown as Record<string, Handler | undefined>)[localName];
       if (typeof handler !== "function") {
         throw new TaskError(`no handler for ${method.taskName} (handlers.${localName})`, "invalid_argument");

@@ -225,7 +225,11 @@ export class MemoryTaskBroker implements TaskBroker {
   private promoteDue(): void {
     this.delayTimerAt = Number.POSITIVE_INFINITY;
     const now = Date.now();
-    for (let entry = this.delayed.peek(); entry !== undefined && entry.notBeforeMs <= now; entry = this.delayed.peek()) {
+    for (
+      let entry = this.delayed.peek();
+      entry !== undefined && entry.notBeforeMs <= now;
+      entry = this.delayed.peek()
+    ) {
       this.delayed.pop();
       const queue = this.queue(entry.queue);
       queue.put(entry);

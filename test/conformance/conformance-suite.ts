@@ -179,7 +179,11 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       const events: DingoEvent[] = [];
       const worker = world.makeWorker();
       worker.events.subscribe((event) => events.push(event));
-      await worker.serve(world.Tasks, { add: ({ a, b }) => ({ sum: a + b }), divide: () => ({}), countPrimes: () => ({}) });
+      await worker.serve(world.Tasks, {
+        add: ({ a, b }) => ({ sum: a + b }),
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
 
       const unserved = createClient(world.Unserved, world.transport);
       const call = unserved.missing({ a: 1 });
@@ -222,9 +226,19 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       worker.events.subscribe((event) => {
         if (event.type === "task-dead-lettered") deadLettered.resolve(event);
       });
-      await worker.serve(world.Tasks, { add: ({ a, b }) => ({ sum: a + b }), divide: () => ({}), countPrimes: () => ({}) });
+      await worker.serve(world.Tasks, {
+        add: ({ a, b }) => ({ sum: a + b }),
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
       const garbage = new Uint8Array([0xff, 0xff, 0xff, 0x07, 0x01]);
-      await world.transport.tasks.publish({ id: "garbage", queue: world.queue, body: garbage, priority: 0, notBeforeMs: 0 });
+      await world.transport.tasks.publish({
+        id: "garbage",
+        queue: world.queue,
+        body: garbage,
+        priority: 0,
+        notBeforeMs: 0,
+      });
       const event = await deadLettered.promise;
       assert.equal(event.type === "task-dead-lettered" && event.taskId, "");
       const letters = await world.transport.tasks.deadLetters(world.queue);
@@ -241,7 +255,9 @@ export function describeConformance(name: string, factory: TransportFactory): vo
         add: async (_request, context) => {
           started.resolve();
           // Runs until cancelled.
-          await new Promise((_resolve, reject) => context.signal.addEventListener("abort", () => reject(context.signal.reason)));
+          await new Promise((_resolve, reject) =>
+            context.signal.addEventListener("abort", () => reject(context.signal.reason)),
+          );
           return {};
         },
         divide: () => ({}),
@@ -485,7 +501,10 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       await Promise.all(calls);
       assert.equal(runs.size, total / 2);
       assert.ok([...runs.values()].every((count) => count === 1));
-      assert.equal([...perWorker.values()].reduce((sum, count) => sum + count, 0), total);
+      assert.equal(
+        [...perWorker.values()].reduce((sum, count) => sum + count, 0),
+        total,
+      );
       assert.equal(perWorker.size, 3, "every worker took part");
     });
   });
