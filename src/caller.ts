@@ -145,9 +145,14 @@ export class Caller implements PendingCallHost {
       return false;
     }
     call.settleLocally("cancelled", error);
-    // Workers abort the handler if it is running, and skip the task if it is queued
-    // (the recorded outcome above makes them skip it even if they miss this).
-    await this.transport.reports.broadcast(report);
+    // Workers abort the handler if it is running, and skip the task if it is queued.
+    // The recorded outcome above makes them skip it even if they miss this broadcast,
+    // so a failed broadcast does not undo the cancellation.
+    try {
+      await this.transport.reports.broadcast(report);
+    } catch (broadcastError) {
+      this.emitAll({ type: "transport-error", operation: "broadcast cancellation", error: broadcastError });
+    }
     return true;
   }
 

@@ -12,8 +12,12 @@ export interface ClientOptions {
    * `resource_exhausted` before anything is sent. Default: 4 MiB.
    */
   readonly maxPayloadBytes?: number;
-  /** Task options for every call of this client, over the service and method options. */
-  readonly taskOptions?: TaskOptions;
+  /**
+   * Task options for every call of this client, over the service and method options.
+   * Not the queue: workers consume the queues named in the `.proto` options, so a queue
+   * chosen by one client would have no consumer.
+   */
+  readonly taskOptions?: Omit<TaskOptions, "queue">;
 }
 
 /** Default of {@link ClientOptions.maxPayloadBytes}. */

@@ -84,7 +84,9 @@ export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
   }
 
   cancel(reason = "cancelled by the caller"): Promise<boolean> {
-    if (this.final !== undefined) return Promise.resolve(false);
+    // After a worker's outcome there is nothing to cancel. After a local one (the
+    // caller's timeout) the task may still be queued or running: cancel it.
+    if (this.final !== undefined && this.final.workerId !== "") return Promise.resolve(false);
     return this.host.cancel(this, reason);
   }
 

@@ -72,6 +72,8 @@ export class TaskRunner {
     if (task.id === "" || task.name === "") {
       return this.deadLetter(delivery, task, "task envelope without an id or a name");
     }
+    // Attempts are 1-based; a foreign caller that leaves the field unset means the first.
+    if (task.attempt < 1) task.attempt = 1;
     const route = this.settings.routes.get(task.name);
     if (route === undefined) {
       const error = new TaskError(`no worker serves ${task.name} on queue ${delivery.queue}`, "not_found");
@@ -139,18 +141,27 @@ export class TaskRunner {
       events.emit({ type: "task-received", taskId: task.id, name: task.name, attempt: task.attempt, workerId });
       this.sendQuietly(task, "received", () => this.report(task, "received"));
       const context = this.context(task, controller.signal);
-      let response: Uint8Array;
+      let result: unknown;
       try {
-        const result = await raceSignal(Promise.resolve(route.handler(request, context)), controller.signal);
-        response = encodeMessage(
-          route.method.response,
-          route.method.response.fromPartial(result as MessageInit<unknown>),
-        );
+        result = await raceSignal(Promise.resolve(route.handler(request, context)), controller.signal);
       } catch (thrown) {
         const reason: unknown = controller.signal.aborted ? controller.signal.reason : thrown;
         const error = TaskError.from(reason);
         if (error.code === "unavailable" && controller.signal.aborted) return await delivery.release();
         return await this.failOrRetry(delivery, task, error);
+      }
+      let response: Uint8Array;
+      try {
+        // A handler of a method without response fields may return nothing.
+        const init = (result ?? {}) as MessageInit<unknown>;
+        response = encodeMessage(route.method.response, route.method.response.fromPartial(init));
+      } catch (thrown) {
+        const error = new TaskError(
+          `the handler's result does not encode as ${route.method.responseType}: ${messageOf(thrown)}`,
+          "internal",
+          { retryable: false, cause: thrown },
+        );
+        return await this.fail(delivery, task, error, { deadLetter: false });
       }
       const report = this.report(task, "success", { payload: response });
       if (await this.record(task, report)) {
@@ -171,7 +182,7 @@ export class TaskRunner {
   }
 
   private context(task: TaskEnvelope, signal: AbortSignal): HandlerContext {
-    const wantsProgress = task.replyTo !== "" && task.reportLevel === ReportLevel.REPORT_LEVEL_ALL;
+    const wantsProgress = this.wants(task, "progress");
     return {
       taskId: task.id,
       taskName: task.name,
@@ -217,7 +228,7 @@ export class TaskRunner {
       if (task.deadlineMs === 0 || nextAttemptAtMs < task.deadlineMs) {
         const next: TaskEnvelope = { ...task, attempt: task.attempt + 1, notBeforeMs: nextAttemptAtMs };
         const report = this.report(task, "retry", { error: failureOf(error), nextAttemptAtMs });
-        if (this.wants(task, "retry")) await this.send(task, report);
+        if (this.wants(task, "retry")) await this.sendFinal(task, report);
         await delivery.retry(outgoing(next, delivery.queue));
         this.settings.events.emit({
           type: "task-retried",
@@ -255,7 +266,12 @@ export class TaskRunner {
     return delivery.ack();
   }
 
-  /** The task has an outcome already (cancelled, or done by an earlier delivery): drop this copy. */
+  /**
+   * The task has an outcome already (it was cancelled, finished by an earlier delivery,
+   * or submitted again with the same id): do not run it, send the recorded outcome to
+   * this copy's caller (who may have missed it, or be a new caller of the same id), and
+   * drop the copy.
+   */
   private async skipFinished(delivery: Delivery, task: TaskEnvelope, recorded: Uint8Array): Promise<void> {
     let status: TaskStatus | undefined;
     try {
@@ -264,6 +280,13 @@ export class TaskRunner {
       status = undefined;
     }
     if (status === "cancelled") this.settings.events.emit({ type: "task-cancelled", taskId: task.id, name: task.name });
+    if (status !== undefined && task.replyTo !== "" && task.reportLevel !== ReportLevel.REPORT_LEVEL_NONE) {
+      try {
+        await this.settings.transport.reports.send(task.replyTo, recorded);
+      } catch (error) {
+        this.settings.events.emit({ type: "transport-error", operation: "send report", error });
+      }
+    }
     return delivery.ack();
   }
 
@@ -283,12 +306,16 @@ export class TaskRunner {
     return this.settings.transport.results.settle(taskKey(task.name, task.id), encodeReport(report), task.resultTtlMs);
   }
 
+  /**
+   * Sends a report whose outcome is recorded already (final, or a scheduled retry). A
+   * failure to send must not keep the delivery from being settled: the record stands,
+   * and a redelivery or a repeated call re-sends it (see skipFinished).
+   */
   private async sendFinal(task: TaskEnvelope, report: ReportEnvelope): Promise<void> {
     if (task.replyTo === "" || task.reportLevel === ReportLevel.REPORT_LEVEL_NONE) return;
     try {
       await this.send(task, report);
     } catch (error) {
-      // The outcome is recorded, so the task is done; the caller can still look it up.
       this.settings.events.emit({ type: "transport-error", operation: "send report", error });
     }
   }

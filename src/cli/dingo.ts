@@ -3,7 +3,9 @@ import { Command, CommanderError } from "commander";
 import { CliError } from "./cli-error.js";
 import { createGenCommand } from "./gen-command.js";
 
-const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+const version = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
 
 /**
  * The `dingo` command line: one subcommand per file in `src/cli/` (`gen-command.ts`

@@ -31,7 +31,10 @@ export function createGenCommand(): Command {
     .option("--proto <dir>", "root directory of the .proto files", "proto")
     .option("--out <dir>", "output directory", "generated")
     .option("--check", "write nothing; exit 1 if --out is not up to date")
-    .addHelpText("after", "\nExamples:\n  $ dingo gen\n  $ dingo gen --proto api/proto --out src/gen\n  $ dingo gen --check   # in CI")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ dingo gen\n  $ dingo gen --proto api/proto --out src/gen\n  $ dingo gen --check   # in CI",
+    )
     .action(async (flags: GenFlags) => {
       const temp = await mkdtemp(join(tmpdir(), "dingo-gen-"));
       try {

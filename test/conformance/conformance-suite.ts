@@ -248,15 +248,19 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       assert.deepEqual(await createClient(world.Tasks, world.transport).add({ a: 2, b: 3 }), { sum: 5 });
     });
 
-    it("settles a call with DEADLINE_EXCEEDED when the caller's timeout passes", async () => {
+    it("settles a call with DEADLINE_EXCEEDED when the caller's timeout passes; the task can still be cancelled", async () => {
       await using world = await setup(factory);
       const started = deferred();
+      const aborted = deferred<unknown>();
       await world.makeWorker().serve(world.Tasks, {
         add: async (_request, context) => {
           started.resolve();
           // Runs until cancelled.
           await new Promise((_resolve, reject) =>
-            context.signal.addEventListener("abort", () => reject(context.signal.reason)),
+            context.signal.addEventListener("abort", () => {
+              aborted.resolve(context.signal.reason);
+              reject(context.signal.reason);
+            }),
           );
           return {};
         },
@@ -269,8 +273,31 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       const reports = await collect(call.reports());
       assert.equal(reports.at(-1)?.status, "failure");
       await started.promise;
-      // The timeout only stops the wait; cancelling stops the task.
-      assert.equal(await call.cancel(), false);
+      // The timeout only ended the wait; cancelling stops the task.
+      assert.equal(await call.cancel(), true);
+      const reason = await aborted.promise;
+      assert.ok(reason instanceof TaskError && reason.code === "cancelled");
+      assert.equal((await rejection(call)).code, "deadline_exceeded", "the call keeps its first outcome");
+    });
+
+    it("answers a repeated submission of a finished task id with the recorded outcome, without running it again", async () => {
+      await using world = await setup(factory);
+      let runs = 0;
+      await world.makeWorker().serve(world.Tasks, {
+        add: ({ a, b }) => {
+          runs++;
+          return { sum: a + b };
+        },
+        divide: () => undefined as never,
+        countPrimes: () => ({}),
+      });
+      const tasks = createClient(world.Tasks, world.transport);
+      const id = `once-${randomUUID()}`;
+      assert.deepEqual(await tasks.add({ a: 1, b: 2 }, { id }), { sum: 3 });
+      assert.deepEqual(await tasks.add({ a: 100, b: 200 }, { id }), { sum: 3 });
+      assert.equal(runs, 1);
+      // A handler that returns nothing answers with the response's defaults.
+      assert.deepEqual(await tasks.divide({ dividend: 1, divisor: 1 }), { quotient: 0 });
     });
 
     it("cancels a running task: its signal aborts and the call settles as CANCELLED", async () => {

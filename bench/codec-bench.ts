@@ -1,0 +1,48 @@
+/**
+ * The envelope codec against protobufjs's reflection codec and JSON, encoding and
+ * decoding the same Task in the same run.
+ */
+import { fileURLToPath } from "node:url";
+import protobuf from "protobufjs";
+import { decodeTask, encodeTask, ReportLevel, type TaskEnvelope } from "../src/envelope.js";
+import { type Figure, rate } from "./measure.js";
+
+/** A typical task: a small payload, a reply address, a retry policy and a trace header. */
+export function sampleTask(): TaskEnvelope {
+  return {
+    id: "0b9f6d4e-8c1a-4f3e-9a57-2d1c3b4a5e6f",
+    name: "example.v1.MathTasks/Add",
+    payload: new Uint8Array([8, 40, 16, 2]),
+    attempt: 1,
+    createdAtMs: 1_790_000_000_000,
+    replyTo: "memory-inbox-1",
+    reportLevel: ReportLevel.REPORT_LEVEL_ALL,
+    priority: 5,
+    queue: "example.v1.MathTasks/Add",
+    notBeforeMs: 0,
+    deadlineMs: 0,
+    timeoutMs: 2000,
+    retry: { maxAttempts: 3, initialBackoffMs: 100, multiplier: 2, maxBackoffMs: 60_000, jitter: 0 },
+    resultTtlMs: 0,
+    headers: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
+  };
+}
+
+export async function codecBench(): Promise<Figure[]> {
+  const root = await protobuf.load(fileURLToPath(new URL("../proto/dingo/v1/envelope.proto", import.meta.url)));
+  const TaskType = root.lookupType("dingo.v1.Task");
+  const task = sampleTask();
+  const reflective = TaskType.fromObject({ ...task, createdAtMs: task.createdAtMs });
+
+  const envelope = rate(() => decodeTask(encodeTask(task)));
+  const protobufjs = rate(() => TaskType.decode(TaskType.encode(reflective).finish()));
+  const json = rate(() =>
+    JSON.parse(JSON.stringify({ ...task, payload: Buffer.from(task.payload).toString("base64") })),
+  );
+  return [
+    { name: "codec.envelope", value: envelope, unit: "ops/s" },
+    { name: "codec.protobufjs", value: protobufjs, unit: "ops/s" },
+    { name: "codec.json", value: json, unit: "ops/s" },
+    { name: "codec.envelope_vs_protobufjs", value: envelope / protobufjs, unit: "x" },
+  ];
+}
