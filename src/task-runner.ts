@@ -17,6 +17,7 @@ import {
   wireStatus,
 } from "./envelope.js";
 import type { EventBus } from "./event-bus.js";
+import { Execution } from "./execution.js";
 import type { HandlerContext } from "./handler-context.js";
 import type { MessageInit } from "./message-codec.js";
 import type { MethodDefinition } from "./service-definition.js";
@@ -39,12 +40,6 @@ export interface TaskRunnerSettings {
   readonly events: EventBus;
   readonly routes: ReadonlyMap<string, Route>;
   readonly maxDeliveries: number;
-}
-
-/** A handler running now, and how to stop it. */
-interface Execution {
-  readonly controller: AbortController;
-  readonly delivery: Delivery;
 }
 
 /** Tasks whose broker delivered them this early are put back rather than run. */
@@ -120,34 +115,34 @@ export class TaskRunner {
 
   /** Aborts the handler of a cancelled task if it runs here. */
   cancel(key: string): void {
-    this.running.get(key)?.controller.abort(new TaskError("the task was cancelled", "cancelled", { retryable: false }));
+    this.running.get(key)?.abort(new TaskError("the task was cancelled", "cancelled", { retryable: false }));
   }
 
   /** Shutdown gave up waiting: abort every handler and give its task back to the broker. */
   abandonAll(): void {
     for (const execution of this.running.values()) {
-      execution.controller.abort(new TaskError("the worker is shutting down", "unavailable"));
+      execution.abort(new TaskError("the worker is shutting down", "unavailable"));
     }
   }
 
   private async run(delivery: Delivery, task: TaskEnvelope, route: Route, request: unknown): Promise<void> {
     const { events, workerId } = this.settings;
     const key = taskKey(task.name, task.id);
-    const controller = new AbortController();
-    this.running.set(key, { controller, delivery });
+    const execution = new Execution();
+    this.running.set(key, execution);
     const startedAt = Date.now();
-    const timer = this.armTimeout(task, controller, startedAt);
+    const timer = this.armTimeout(task, execution, startedAt);
     try {
       events.emit({ type: "task-received", taskId: task.id, name: task.name, attempt: task.attempt, workerId });
       this.sendQuietly(task, "received", () => this.report(task, "received"));
-      const context = this.context(task, controller.signal);
+      const context = this.context(task, execution);
       let result: unknown;
       try {
-        result = await raceSignal(Promise.resolve(route.handler(request, context)), controller.signal);
+        result = await execution.run(() => route.handler(request, context));
       } catch (thrown) {
-        const reason: unknown = controller.signal.aborted ? controller.signal.reason : thrown;
+        const reason: unknown = execution.aborted ? execution.reason : thrown;
         const error = TaskError.from(reason);
-        if (error.code === "unavailable" && controller.signal.aborted) return await delivery.release();
+        if (error.code === "unavailable" && execution.aborted) return await delivery.release();
         return await this.failOrRetry(delivery, task, error);
       }
       let response: Uint8Array;
@@ -181,8 +176,9 @@ export class TaskRunner {
     }
   }
 
-  private context(task: TaskEnvelope, signal: AbortSignal): HandlerContext {
+  private context(task: TaskEnvelope, execution: Execution): HandlerContext {
     const wantsProgress = this.wants(task, "progress");
+    const { transport, events, workerId } = this.settings;
     return {
       taskId: task.id,
       taskName: task.name,
@@ -190,24 +186,24 @@ export class TaskRunner {
       maxAttempts: Math.max(1, task.retry?.maxAttempts ?? 1),
       headers: task.headers,
       deadlineMs: task.deadlineMs > 0 ? task.deadlineMs : undefined,
-      workerId: this.settings.workerId,
-      signal,
+      workerId,
+      get signal() {
+        return execution.signal;
+      },
       progress: async (update: ProgressUpdate) => {
-        if (!wantsProgress || signal.aborted) return;
+        if (!wantsProgress || execution.aborted) return;
         try {
-          await this.settings.transport.reports.send(
-            task.replyTo,
-            encodeReport(this.report(task, "progress", { payload: encodeProgress(update) })),
-          );
+          const report = this.report(task, "progress", { payload: encodeProgress(update) });
+          await transport.reports.send(task.replyTo, encodeReport(report));
         } catch (error) {
-          this.settings.events.emit({ type: "transport-error", operation: "send progress", error });
+          events.emit({ type: "transport-error", operation: "send progress", error });
         }
       },
     };
   }
 
   /** Fires the signal at the per-attempt timeout or the deadline, whichever is first. */
-  private armTimeout(task: TaskEnvelope, controller: AbortController, startedAt: number): NodeJS.Timeout | undefined {
+  private armTimeout(task: TaskEnvelope, execution: Execution, startedAt: number): NodeJS.Timeout | undefined {
     const limits: { at: number; why: string }[] = [];
     if (task.timeoutMs > 0)
       limits.push({ at: startedAt + task.timeoutMs, why: `the attempt exceeded its ${task.timeoutMs} ms timeout` });
@@ -216,7 +212,7 @@ export class TaskRunner {
     if (first === undefined) return undefined;
     const retryable = first.at !== task.deadlineMs;
     return setTimeout(
-      () => controller.abort(new TaskError(first.why, "deadline_exceeded", { retryable })),
+      () => execution.abort(new TaskError(first.why, "deadline_exceeded", { retryable })),
       Math.max(0, first.at - startedAt),
     );
   }
@@ -363,25 +359,6 @@ function outgoing(task: TaskEnvelope, deliveredFrom: string): OutgoingTask {
   // A foreign publisher may leave `queue` empty: the task goes back where it came from.
   const queue = task.queue === "" ? deliveredFrom : task.queue;
   return { id: task.id, queue, body: encodeTask(task), priority: task.priority, notBeforeMs: task.notBeforeMs };
-}
-
-/** Settles with the promise, or rejects with the signal's reason as soon as it aborts. */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 function messageOf(error: unknown): string {
