@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { create, createFileRegistry, maximumEdition, minimumEdition, protoInt64 } from "@bufbuild/protobuf";
-import type { Plugin } from "@bufbuild/protoplugin";
 import {
   type CodeGeneratorRequest,
   type CodeGeneratorResponse,
@@ -8,6 +7,7 @@ import {
   CodeGeneratorResponseSchema,
   FileDescriptorSetSchema,
 } from "@bufbuild/protobuf/wkt";
+import type { Plugin } from "@bufbuild/protoplugin";
 import { CodegenError } from "./codegen-error.js";
 import { emitDingoFile } from "./emit-dingo-file.js";
 import { buildFileModel } from "./file-model.js";

@@ -17,7 +17,11 @@ export function emitDingoFile(model: FileModel, options: PluginOptions, pluginVe
   const imports = planImports(model, options.runtimeImport);
   const parts = [emitPreamble(model.protoPath, pluginVersion), `${imports.lines.join("\n")}\n`];
   for (const service of model.services) {
-    parts.push(emitServiceDefinition(service, imports), emitHandlerInterface(service, imports), emitClientType(service, imports));
+    parts.push(
+      emitServiceDefinition(service, imports),
+      emitHandlerInterface(service, imports),
+      emitClientType(service, imports),
+    );
   }
   return { name: `${model.module}.ts`, content: parts.join("\n") };
 }

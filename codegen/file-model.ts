@@ -93,7 +93,9 @@ function buildMethodModel(method: DescMethod, extensions: TaskOptionExtensions):
   }
   if (method.localName === "__proto__") {
     // As an object literal key it would set the prototype instead of defining a method.
-    throw new CodegenError(`${method.parent.file.proto.name}: ${method.parent.typeName}.${method.name}: rpc name is reserved`);
+    throw new CodegenError(
+      `${method.parent.file.proto.name}: ${method.parent.typeName}.${method.name}: rpc name is reserved`,
+    );
   }
   return {
     // protobuf-es's localName: first letter lowered, escaped where it would clash with

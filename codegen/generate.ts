@@ -53,8 +53,9 @@ export const toolPaths = {
  *
  * `dingo/v1/options.proto` is made importable without the user copying it: unless
  * `protoDir` has its own copy, this package's `proto/` joins the build as a second
- * module of a buf v2 workspace given with `--config` (its files are not generated from
- * (only the user's are targeted). buf requires workspace module paths to be relative
+ * module of a buf v2 workspace given with `--config`; only the user's module is the
+ * input (ts-proto still emits the imported files it references, as it always does:
+ * `dingo/v1/options_pb.ts`, `google/protobuf/descriptor_pb.ts`). buf requires workspace module paths to be relative
  * and inside the working directory, so buf runs in the closest common ancestor of the
  * two roots — which also makes buf's error messages show paths the user recognizes.
  * Any `buf.yaml` in `protoDir` is ignored: projects with buf dependencies should use
@@ -77,7 +78,9 @@ export async function generate(options: GenerateOptions): Promise<void> {
   const roots = [protoDir];
   if (!existsSync(join(protoDir, "dingo", "v1", "options.proto"))) {
     if (contains(protoDir, toolPaths.dingoProto) || contains(toolPaths.dingoProto, protoDir)) {
-      throw new Error(`proto directory ${options.protoDir} overlaps dingo's own ${toolPaths.dingoProto}; point --proto at your proto root`);
+      throw new Error(
+        `proto directory ${options.protoDir} overlaps dingo's own ${toolPaths.dingoProto}; point --proto at your proto root`,
+      );
     }
     roots.push(toolPaths.dingoProto);
   }

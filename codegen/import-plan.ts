@@ -44,9 +44,8 @@ export function planImports(model: FileModel, runtimeImport: string): ImportPlan
       for (let n = 1; taken.has(local); n++) local = `${name}$${n}`;
       taken.add(local);
       locals.set(id, local);
-      let names = byModule.get(from);
-      if (names === undefined) byModule.set(from, (names = new Map()));
-      names.set(name, local);
+      const names = byModule.get(from) ?? new Map<string, string>();
+      byModule.set(from, names.set(name, local));
     }
     return local;
   };

@@ -1,8 +1,8 @@
 // The protoc-gen-dingo executable: a CodeGeneratorRequest on stdin, the response on stdout.
 // bin/protoc-gen-dingo.js loads this file through tsx.
 import { create } from "@bufbuild/protobuf";
-import { runNodeJs } from "@bufbuild/protoplugin";
 import { CodeGeneratorResponseSchema } from "@bufbuild/protobuf/wkt";
+import { runNodeJs } from "@bufbuild/protoplugin";
 import { CodegenError } from "./codegen-error.js";
 import { dingoPlugin } from "./dingo-plugin.js";
 

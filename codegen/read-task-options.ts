@@ -1,4 +1,11 @@
-import { type DescExtension, type DescMethod, type DescService, getOption, hasOption, type Registry } from "@bufbuild/protobuf";
+import {
+  type DescExtension,
+  type DescMethod,
+  type DescService,
+  getOption,
+  hasOption,
+  type Registry,
+} from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
 import type { TaskOptions } from "../src/task-options.js";
 import { CodegenError } from "./codegen-error.js";
@@ -26,7 +33,10 @@ const fieldRules: Readonly<Record<string, FieldRule>> = {
     key: "queue",
     type: "string",
     // Brokers use the queue name in keys and routing; whitespace there is always a typo.
-    check: (v) => (/[\s\p{Cc}]/u.test(String(v)) ? `must not contain whitespace or control characters, got ${JSON.stringify(v)}` : undefined),
+    check: (v) =>
+      /[\s\p{Cc}]/u.test(String(v))
+        ? `must not contain whitespace or control characters, got ${JSON.stringify(v)}`
+        : undefined,
   },
   max_attempts: { key: "maxAttempts", type: "number" },
   initial_backoff_ms: { key: "initialBackoffMs", type: "number" },
@@ -62,7 +72,11 @@ export function findTaskOptionExtensions(registry: Registry): TaskOptionExtensio
 
 function checkExtension(ext: DescExtension | undefined, extendee: string): DescExtension | undefined {
   if (ext === undefined) return undefined;
-  if (ext.extendee.typeName !== extendee || ext.fieldKind !== "message" || ext.message.typeName !== "dingo.v1.TaskOptions") {
+  if (
+    ext.extendee.typeName !== extendee ||
+    ext.fieldKind !== "message" ||
+    ext.message.typeName !== "dingo.v1.TaskOptions"
+  ) {
     throw new CodegenError(
       `${ext.file.proto.name}: extension ${ext.typeName} must be a dingo.v1.TaskOptions extending ${extendee}; is this the dingo options.proto?`,
     );
@@ -94,7 +108,8 @@ export function readTaskOptions(element: DescService | DescMethod, extensions: T
     const field = byName.get(name);
     if (field === undefined || !value.isSet(field)) continue;
     const v = value.get(field);
-    if (typeof v !== rule.type) throw new CodegenError(`${where} ${name} must be a ${rule.type}; is this the dingo options.proto?`);
+    if (typeof v !== rule.type)
+      throw new CodegenError(`${where} ${name} must be a ${rule.type}; is this the dingo options.proto?`);
     const problem = rule.check?.(v as number | string);
     if (problem !== undefined) throw new CodegenError(`${where} ${name} ${problem}`);
     result[rule.key] = v as number | string;

@@ -22,7 +22,10 @@ export function tsProtoSymbol(message: DescMessage): TsProtoSymbol {
     segments.unshift(m.name.includes("_") ? snakeToCamel(m.name) : m.name);
   }
   const name = segments.join("_");
-  return { name: name === "Date" || name === "Function" ? `${name}Message` : name, module: tsProtoModule(message.file) };
+  return {
+    name: name === "Date" || name === "Function" ? `${name}Message` : name,
+    module: tsProtoModule(message.file),
+  };
 }
 
 /** The module ts-proto emits for a file, without extension: `example/v1/math.proto` → `example/v1/math_pb`. */
