@@ -20,6 +20,8 @@ const protos = {
     import "dingo/v1/options.proto";
     import "google/protobuf/empty.proto";
     import "google/protobuf/timestamp.proto";
+    import "google/protobuf/wrappers.proto";
+    import "google/protobuf/struct.proto";
 
     // Jobs of the acme service.
     service Jobs {
@@ -32,7 +34,10 @@ const protos = {
       rpc Clash(acme.common.v1.Req) returns (Client);
       rpc When(google.protobuf.Timestamp) returns (Date);
     }
-    service Other { rpc Ping(Req) returns (Req); }
+    service Other {
+      rpc Ping(Req) returns (Req);
+      rpc Wrap(google.protobuf.StringValue) returns (google.protobuf.Struct);
+    }
     message Req { int32 m = 1; }
     message Client { int32 c = 1; }
     message Date { int32 d = 1; }`,
