@@ -1,3 +1,5 @@
+import type { TaskOptions } from "./task-options.js";
+
 /**
  * Which reports a call receives. The final outcome always settles the call; this only
  * chooses what else flows through {@link TaskCall.reports}.
@@ -13,6 +15,21 @@ export type ReportSelection = "all" | "no-progress" | "final" | "none";
 
 /** Options of one call. Every field is optional. */
 export interface CallOptions {
+  /** Do not start the task before this many ms from now. */
+  readonly delayMs?: number;
+  /** Do not start the task before this time (a Date or Unix epoch ms); wins over `delayMs`. */
+  readonly runAt?: Date | number;
+  /**
+   * The task must not start after this time (a Date or Unix epoch ms), and a running
+   * attempt is aborted when it passes; the outcome is then `deadline_exceeded`. It does
+   * not bound the caller's wait on its own: use `timeoutMs` for that.
+   */
+  readonly deadline?: Date | number;
+  /**
+   * Task options for this call only, over the client's, the method's and the service's:
+   * attempts, backoff, per-attempt timeout, priority, result retention.
+   */
+  readonly task?: Omit<TaskOptions, "queue">;
   /** The task id; default: the client's id generator (UUIDv4). */
   readonly id?: string;
   /**

@@ -24,6 +24,12 @@ import type { Inbox, Transport } from "./transport/transport.js";
 export interface CallSettings {
   readonly events: EventBus;
   readonly generateId: () => string;
+  /**
+   * Whether generated ids may repeat (a user-supplied generator): then every call claims
+   * its task key, as calls with an explicit id do. Random UUIDs cannot collide, so calls
+   * with them skip the claim and its round trip.
+   */
+  readonly idsMayRepeat: boolean;
   readonly maxPayloadBytes: number;
 }
 
@@ -42,6 +48,8 @@ const callers = new WeakMap<Transport, Caller>();
  */
 export class Caller implements PendingCallHost {
   private readonly pending = new Map<string, PendingCall<unknown>>();
+  /** Further calls of this process for a key already pending here: they share its outcome. */
+  private readonly attached = new Map<string, PendingCall<unknown>[]>();
   private readonly listeners = new Set<EventBus>();
   private inbox: Promise<Inbox> | undefined;
   /** The inbox address once known, so that calls after the first need no await for it. */
@@ -76,7 +84,11 @@ export class Caller implements PendingCallHost {
     const call = new PendingCall<Res>(id, method.taskName, method.response, this);
     const key = taskKey(method.taskName, id);
     if (this.pending.has(key)) {
-      call.failToSend(new TaskError(`task ${key} is already pending in this process`, "already_exists"));
+      // The same task is pending in this process: share its outcome, send nothing.
+      const siblings = this.attached.get(key) ?? [];
+      siblings.push(call as PendingCall<unknown>);
+      this.attached.set(key, siblings);
+      this.watch(call, callOptions, settings);
       return call;
     }
     let payload: Uint8Array;
@@ -102,6 +114,17 @@ export class Caller implements PendingCallHost {
       return call;
     }
     this.pending.set(key, call as PendingCall<unknown>);
+    this.watch(call, callOptions, settings);
+    const claim = callOptions.id !== undefined || settings.idsMayRepeat;
+    this.send(call, method, options, payload, callOptions, settings, claim).catch((error: unknown) => {
+      call.failToSend(TaskError.from(error, "unavailable"));
+    });
+    return call;
+  }
+
+  /** Arms the call's own timeout and abort signal. */
+  private watch<Res>(call: PendingCall<Res>, callOptions: CallOptions, settings: CallSettings): void {
+    const signal = callOptions.signal;
     const timeoutMs = callOptions.timeoutMs ?? 0;
     if (timeoutMs > 0) {
       const timer = setTimeout(() => {
@@ -119,10 +142,6 @@ export class Caller implements PendingCallHost {
       signal.addEventListener("abort", onAbort, { once: true });
       call.onSettle(() => signal.removeEventListener("abort", onAbort));
     }
-    this.send(call, method, options, payload, callOptions, settings).catch((error: unknown) => {
-      call.failToSend(TaskError.from(error, "unavailable"));
-    });
-    return call;
   }
 
   async cancel(call: HostedCall, reason: string): Promise<boolean> {
@@ -137,7 +156,8 @@ export class Caller implements PendingCallHost {
       }),
     );
     const key = taskKey(call.name, call.id);
-    if (!(await this.transport.results.settle(key, report, 0))) {
+    const { recorded, watchers } = await this.transport.results.settle(key, report, 0);
+    if (!recorded) {
       // The task finished first. Its outcome is recorded: settle from it, in case its
       // report has not arrived (or never will).
       const recorded = await this.transport.results.lookup(key);
@@ -148,17 +168,30 @@ export class Caller implements PendingCallHost {
     // Workers abort the handler if it is running, and skip the task if it is queued.
     // The recorded outcome above makes them skip it even if they miss this broadcast,
     // so a failed broadcast does not undo the cancellation.
-    try {
-      await this.transport.reports.broadcast(report);
-    } catch (broadcastError) {
-      this.emitAll({ type: "transport-error", operation: "broadcast cancellation", error: broadcastError });
+    // Callers elsewhere that attached to the task are owed the outcome too.
+    const deliveries = [
+      this.transport.reports.broadcast(report),
+      ...watchers.map((address) => this.transport.reports.send(address, report)),
+    ];
+    for (const outcome of await Promise.allSettled(deliveries)) {
+      if (outcome.status === "rejected") {
+        this.emitAll({ type: "transport-error", operation: "broadcast cancellation", error: outcome.reason });
+      }
     }
     return true;
   }
 
   release(call: HostedCall): void {
     const key = taskKey(call.name, call.id);
-    if (this.pending.get(key) === call) this.pending.delete(key);
+    if (this.pending.get(key) === call) {
+      this.pending.delete(key);
+      return;
+    }
+    const siblings = this.attached.get(key);
+    if (siblings === undefined) return;
+    const remaining = siblings.filter((sibling) => sibling !== call);
+    if (remaining.length > 0) this.attached.set(key, remaining);
+    else this.attached.delete(key);
   }
 
   private async send<Req, Res>(
@@ -168,10 +201,28 @@ export class Caller implements PendingCallHost {
     payload: Uint8Array,
     callOptions: CallOptions,
     settings: CallSettings,
+    claim: boolean,
   ): Promise<void> {
     const selection = callOptions.reports ?? "all";
     const replyTo = selection === "none" ? "" : this.inboxAddress || (await this.openInbox());
     const now = Date.now();
+    const notBeforeMs = startTime(callOptions, now);
+    if (claim) {
+      // A caller-chosen id may name a task that exists already: attach to it instead of
+      // running it twice. The claim outlives the delay by the result retention.
+      const key = taskKey(method.taskName, call.id);
+      const claimed = await this.transport.results.claim(
+        key,
+        replyTo,
+        Math.max(0, notBeforeMs - now) + options.resultTtlMs,
+      );
+      if (claimed.status !== "claimed") {
+        call.markSent(Date.now());
+        // settled: the recorded outcome is the answer. pending: it will be sent to our inbox.
+        if (claimed.status === "settled") this.route(claimed.report);
+        return;
+      }
+    }
     const task: TaskEnvelope = {
       id: call.id,
       name: method.taskName,
@@ -182,8 +233,8 @@ export class Caller implements PendingCallHost {
       reportLevel: reportLevels[selection],
       priority: options.priority,
       queue: options.queue,
-      notBeforeMs: 0,
-      deadlineMs: 0,
+      notBeforeMs,
+      deadlineMs: timeOf(callOptions.deadline),
       timeoutMs: options.timeoutMs,
       retry:
         options.maxAttempts > 1
@@ -204,7 +255,7 @@ export class Caller implements PendingCallHost {
       queue: options.queue,
       body: encodeTask(task),
       priority: options.priority,
-      notBeforeMs: task.notBeforeMs,
+      notBeforeMs,
     });
     call.markSent(Date.now());
     settings.events.emit({ type: "task-published", taskId: call.id, name: call.name, queue: options.queue });
@@ -248,15 +299,37 @@ export class Caller implements PendingCallHost {
       this.emitAll({ type: "transport-error", operation: "decode report", error });
       return;
     }
-    const call = this.pending.get(taskKey(envelope.name, envelope.taskId));
-    if (call === undefined) return; // settled already (timeout, cancel) or not ours: nobody waits
-    const report = reportFromEnvelope(envelope, call.response);
-    if (report !== undefined) call.deliver(report);
+    const key = taskKey(envelope.name, envelope.taskId);
+    const call = this.pending.get(key);
+    const siblings = this.attached.get(key);
+    // Not found: settled already (timeout, cancel) or not ours. Nobody waits for it.
+    if (call !== undefined) {
+      const report = reportFromEnvelope(envelope, call.response);
+      if (report !== undefined) call.deliver(report);
+    }
+    if (siblings !== undefined) {
+      for (const sibling of [...siblings]) {
+        const report = reportFromEnvelope(envelope, sibling.response);
+        if (report !== undefined) sibling.deliver(report);
+      }
+    }
   }
 
   private emitAll(event: Parameters<EventBus["emit"]>[0]): void {
     for (const events of this.listeners) events.emit(event);
   }
+}
+
+/** When the task may start: `runAt`, else now + `delayMs`, else 0 (now). */
+function startTime(options: CallOptions, now: number): number {
+  if (options.runAt !== undefined) return timeOf(options.runAt);
+  return options.delayMs !== undefined && options.delayMs > 0 ? now + options.delayMs : 0;
+}
+
+/** Epoch ms of a Date or number; 0 for undefined. */
+function timeOf(time: Date | number | undefined): number {
+  if (time === undefined) return 0;
+  return typeof time === "number" ? time : time.getTime();
 }
 
 function abortReason(signal: AbortSignal): string {

@@ -37,6 +37,7 @@ export function createClient<S extends ServiceDefinition>(
   const settings: CallSettings = {
     events: options.events ?? createEventBus(),
     generateId: options.idGenerator ?? (() => crypto.randomUUID()),
+    idsMayRepeat: options.idGenerator !== undefined,
     maxPayloadBytes: options.maxPayloadBytes ?? defaultMaxPayloadBytes,
   };
   if (options.events !== undefined) caller.attach(options.events);
@@ -44,7 +45,19 @@ export function createClient<S extends ServiceDefinition>(
   for (const [localName, method] of Object.entries(service.methods) as [string, MethodDefinition<unknown, unknown>][]) {
     // Options are resolved once per method, not per call: calls only add their own.
     const resolved = resolveTaskOptions(method.taskName, service.defaults, method.options, options.taskOptions);
-    client[localName] = (request, callOptions = {}) => caller.call(method, resolved, request, callOptions, settings);
+    client[localName] = (request, callOptions = {}) => {
+      const taskOptions =
+        callOptions.task === undefined
+          ? resolved
+          : resolveTaskOptions(
+              method.taskName,
+              service.defaults,
+              method.options,
+              options.taskOptions,
+              callOptions.task,
+            );
+      return caller.call(method, taskOptions, request, callOptions, settings);
+    };
   }
   return client as Client<S>;
 }

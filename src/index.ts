@@ -13,6 +13,7 @@ export type { DingoEvent, DingoEventListener } from "./dingo-event.js";
 export type { ProgressUpdate, TaskStatus } from "./envelope.js";
 export { createEventBus, type EventBus } from "./event-bus.js";
 export type { HandlerContext } from "./handler-context.js";
+export { lookupResult } from "./lookup-result.js";
 export type { MessageCodec, MessageInit } from "./message-codec.js";
 export type { MethodDefinition, RequestOf, ResponseOf, ServiceDefinition } from "./service-definition.js";
 export type { ServiceHandlers } from "./service-handlers.js";
@@ -22,6 +23,7 @@ export type { TaskOptions } from "./task-options.js";
 export type { FinalReport, ReportBase, TaskReport } from "./task-report.js";
 export { createMemoryTransport, type MemoryTransportOptions } from "./transport/memory-transport.js";
 export type {
+  Claim,
   ConsumeOptions,
   Consumer,
   DeadLetter,
@@ -31,6 +33,7 @@ export type {
   OutgoingTask,
   ReportRouter,
   ResultStore,
+  Settlement,
   Subscription,
   TaskBroker,
   Transport,

@@ -42,6 +42,8 @@ export interface TaskRunnerSettings {
   readonly maxDeliveries: number;
 }
 
+const noWatchers: readonly string[] = [];
+
 /** Tasks whose broker delivered them this early are put back rather than run. */
 const earlyToleranceMs = 5;
 
@@ -158,9 +160,7 @@ export class TaskRunner {
         );
         return await this.fail(delivery, task, error, { deadLetter: false });
       }
-      const report = this.report(task, "success", { payload: response });
-      if (await this.record(task, report)) {
-        await this.sendFinal(task, report);
+      if (await this.conclude(task, this.report(task, "success", { payload: response }))) {
         events.emit({
           type: "task-succeeded",
           taskId: task.id,
@@ -224,7 +224,7 @@ export class TaskRunner {
       if (task.deadlineMs === 0 || nextAttemptAtMs < task.deadlineMs) {
         const next: TaskEnvelope = { ...task, attempt: task.attempt + 1, notBeforeMs: nextAttemptAtMs };
         const report = this.report(task, "retry", { error: failureOf(error), nextAttemptAtMs });
-        if (this.wants(task, "retry")) await this.sendFinal(task, report);
+        if (this.wants(task, "retry")) await this.deliverReport(task, encodeReport(report), noWatchers);
         await delivery.retry(outgoing(next, delivery.queue));
         this.settings.events.emit({
           type: "task-retried",
@@ -247,9 +247,7 @@ export class TaskRunner {
     error: TaskError,
     how: { deadLetter: boolean },
   ): Promise<void> {
-    const report = this.report(task, "failure", { error: failureOf(error) });
-    if (await this.record(task, report)) {
-      await this.sendFinal(task, report);
+    if (await this.conclude(task, this.report(task, "failure", { error: failureOf(error) }))) {
       this.settings.events.emit({
         type: "task-failed",
         taskId: task.id,
@@ -276,13 +274,7 @@ export class TaskRunner {
       status = undefined;
     }
     if (status === "cancelled") this.settings.events.emit({ type: "task-cancelled", taskId: task.id, name: task.name });
-    if (status !== undefined && task.replyTo !== "" && task.reportLevel !== ReportLevel.REPORT_LEVEL_NONE) {
-      try {
-        await this.settings.transport.reports.send(task.replyTo, recorded);
-      } catch (error) {
-        this.settings.events.emit({ type: "transport-error", operation: "send report", error });
-      }
-    }
+    if (status !== undefined) await this.deliverReport(task, recorded, noWatchers);
     return delivery.ack();
   }
 
@@ -297,22 +289,36 @@ export class TaskRunner {
     });
   }
 
-  /** Records the final report; false if another outcome was recorded first (cancellation). */
-  private record(task: TaskEnvelope, report: ReportEnvelope): Promise<boolean> {
-    return this.settings.transport.results.settle(taskKey(task.name, task.id), encodeReport(report), task.resultTtlMs);
+  /**
+   * Records a final report and, if it was the first outcome recorded, sends it to the
+   * caller and to every caller that attached to the task. False if another outcome was
+   * recorded first (a cancellation): then nothing is sent.
+   */
+  private async conclude(task: TaskEnvelope, report: ReportEnvelope): Promise<boolean> {
+    const bytes = encodeReport(report);
+    const key = taskKey(task.name, task.id);
+    const { recorded, watchers } = await this.settings.transport.results.settle(key, bytes, task.resultTtlMs);
+    if (recorded) await this.deliverReport(task, bytes, watchers);
+    return recorded;
   }
 
   /**
-   * Sends a report whose outcome is recorded already (final, or a scheduled retry). A
-   * failure to send must not keep the delivery from being settled: the record stands,
-   * and a redelivery or a repeated call re-sends it (see skipFinished).
+   * Sends a report whose outcome is recorded already (final, or a scheduled retry) to
+   * the task's caller, if it wants it, and to `watchers`. A failure to send must not keep
+   * the delivery from being settled: the record stands, and a redelivery or a repeated
+   * call re-sends it (see skipFinished).
    */
-  private async sendFinal(task: TaskEnvelope, report: ReportEnvelope): Promise<void> {
-    if (task.replyTo === "" || task.reportLevel === ReportLevel.REPORT_LEVEL_NONE) return;
-    try {
-      await this.send(task, report);
-    } catch (error) {
-      this.settings.events.emit({ type: "transport-error", operation: "send report", error });
+  private async deliverReport(task: TaskEnvelope, report: Uint8Array, watchers: readonly string[]): Promise<void> {
+    const addresses =
+      task.replyTo === "" || task.reportLevel === ReportLevel.REPORT_LEVEL_NONE
+        ? watchers
+        : [task.replyTo, ...watchers];
+    for (const address of addresses) {
+      try {
+        await this.settings.transport.reports.send(address, report);
+      } catch (error) {
+        this.settings.events.emit({ type: "transport-error", operation: "send report", error });
+      }
     }
   }
 

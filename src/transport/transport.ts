@@ -141,16 +141,43 @@ export interface Inbox extends Subscription {
 }
 
 /**
- * Keeps the final report of each task for a while, first writer wins. Tasks are keyed
- * by `<task name>/<task id>` (see `taskKey`), since ids are unique per task name.
+ * Keeps the final report of each task for a while, first writer wins, and tracks which
+ * tasks submitted with a caller-chosen id are pending, so that a second submission of
+ * the same task attaches to the first instead of running it again. Tasks are keyed by
+ * `<task name>/<task id>` (see `taskKey`), since ids are unique per task name.
  */
 export interface ResultStore {
   /**
-   * Records the final report of a task unless one is recorded already. Resolves true
-   * if this call recorded it, false if another outcome was there first (the task was
-   * cancelled, or another delivery of it finished). `ttlMs` 0: the store's default.
+   * Claims a task key for a new submission:
+   * - `claimed`: no task with this key is pending or recorded; it is pending now, for
+   *   `ttlMs` at most (0: the store's default) or until settled;
+   * - `pending`: a task with this key is pending already; `address` (if not empty) is
+   *   added to its watchers, which receive its final report too;
+   * - `settled`: the task's final report is recorded and returned.
    */
-  settle(key: string, report: Uint8Array, ttlMs: number): Promise<boolean>;
+  claim(key: string, address: string, ttlMs: number): Promise<Claim>;
+  /**
+   * Records the final report of a task unless one is recorded already, and ends its
+   * pending claim. `recorded` is false if another outcome was there first (the task was
+   * cancelled, or another delivery of it finished). `watchers` are the addresses that
+   * attached to the task while it was pending: the final report is owed to them too.
+   * `ttlMs` 0: the store's default.
+   */
+  settle(key: string, report: Uint8Array, ttlMs: number): Promise<Settlement>;
   /** The recorded final report of a task, or undefined if none (or expired). */
   lookup(key: string): Promise<Uint8Array | undefined>;
+}
+
+/** The answer of {@link ResultStore.claim}. */
+export type Claim =
+  | { readonly status: "claimed" }
+  | { readonly status: "pending" }
+  | { readonly status: "settled"; readonly report: Uint8Array };
+
+/** The answer of {@link ResultStore.settle}. */
+export interface Settlement {
+  /** Whether this call recorded the report (first writer wins). */
+  readonly recorded: boolean;
+  /** Inbox addresses that attached to the task while it was pending. */
+  readonly watchers: readonly string[];
 }

@@ -6,6 +6,7 @@ import {
   createEventBus,
   createWorker,
   type DingoEvent,
+  lookupResult,
   TaskError,
   type TaskReport,
   type Transport,
@@ -357,6 +358,155 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       await worker.close();
       assert.deepEqual(ran, [3]);
       assert.deepEqual(skipped.sort(), [first.id, second.id].sort());
+    });
+
+    it("does not start a delayed task before its time", async () => {
+      await using world = await setup(factory);
+      const startedAt = new Map<number, number>();
+      await world.makeWorker().serve(world.Tasks, {
+        add: ({ a }) => {
+          startedAt.set(a, Date.now());
+          return { sum: a };
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const tasks = createClient(world.Tasks, world.transport);
+      const before = Date.now();
+      const delayed = tasks.add({ a: 1 }, { delayMs: 150 });
+      const scheduled = tasks.add({ a: 2 }, { runAt: new Date(before + 100) });
+      const immediate = tasks.add({ a: 3 });
+      await Promise.all([delayed, scheduled, immediate]);
+      assert.ok((startedAt.get(1) ?? 0) >= before + 150, "delayMs respected");
+      assert.ok((startedAt.get(2) ?? 0) >= before + 100, "runAt respected");
+      // A short delay does not wait behind a long one, and an undelayed task runs at once.
+      assert.ok((startedAt.get(3) ?? Number.POSITIVE_INFINITY) < (startedAt.get(2) ?? 0));
+      assert.ok((startedAt.get(2) ?? Number.POSITIVE_INFINITY) < (startedAt.get(1) ?? 0));
+    });
+
+    it("fails a task whose deadline passed before it started with DEADLINE_EXCEEDED, without running it", async () => {
+      await using world = await setup(factory);
+      let ran = false;
+      await world.makeWorker().serve(world.Tasks, {
+        add: () => {
+          ran = true;
+          return {};
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const tasks = createClient(world.Tasks, world.transport);
+      const late = tasks.add({}, { deadline: Date.now() - 1, task: { maxAttempts: 3 } });
+      const error = await rejection(late);
+      assert.equal(error.code, "deadline_exceeded");
+      assert.equal(error.retryable, false);
+      assert.equal(ran, false);
+      assert.deepEqual(
+        (await collect(late.reports())).map((report) => report.status),
+        ["sent", "failure"],
+      );
+      // A deadline in the future does not stop a task that finishes in time.
+      assert.deepEqual(await tasks.add({ a: 1 }, { deadline: new Date(Date.now() + 60_000) }), { sum: 0 });
+    });
+
+    it("aborts the handler's signal when an attempt exceeds its timeout, and fails with DEADLINE_EXCEEDED", async () => {
+      await using world = await setup(factory);
+      const reasons: unknown[] = [];
+      await world.makeWorker().serve(world.Tasks, {
+        add: (_request, context) =>
+          new Promise((_resolve, reject) => {
+            context.signal.addEventListener("abort", () => {
+              reasons.push(context.signal.reason);
+              reject(context.signal.reason);
+            });
+          }),
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const tasks = createClient(world.Tasks, world.transport);
+      const call = tasks.add({}, { task: { timeoutMs: 50, maxAttempts: 2, initialBackoffMs: 1 } });
+      const error = await rejection(call);
+      assert.equal(error.code, "deadline_exceeded");
+      assert.deepEqual(
+        (await collect(call.reports())).map((report) => `${report.status}@${report.attempt}`),
+        ["sent@0", "received@1", "retry@1", "received@2", "failure@2"],
+        "a timed-out attempt is retried while attempts remain",
+      );
+      assert.equal(reasons.length, 2);
+      assert.ok(reasons.every((reason) => reason instanceof TaskError && reason.code === "deadline_exceeded"));
+    });
+
+    it("delivers queued tasks by priority, first in first out within a priority", async () => {
+      await using world = await setup(factory);
+      const tasks = createClient(world.Tasks, world.transport);
+      const priorities = [0, 5, 9, 5, 0, 9, 1, 5];
+      const calls = priorities.map((priority, index) => tasks.add({ a: index }, { task: { priority } }));
+      await Promise.all(calls.map((call) => call.sent));
+      const order: number[] = [];
+      await world.makeWorker({ concurrency: 1 }).serve(world.Tasks, {
+        add: ({ a }) => {
+          order.push(a);
+          return { sum: a };
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      await Promise.all(calls);
+      assert.deepEqual(order, [2, 5, 1, 3, 7, 6, 0, 4]);
+    });
+
+    it("keeps the outcome for lookup by id from another client", async () => {
+      await using world = await setup(factory);
+      await world.makeWorker().serve(world.Tasks, {
+        add: ({ a, b }) => ({ sum: a + b }),
+        divide: () => {
+          throw new TaskError("no", "permission_denied");
+        },
+        countPrimes: () => ({}),
+      });
+      const tasks = createClient(world.Tasks, world.transport);
+      const added = tasks.add({ a: 2, b: 3 });
+      const divided = tasks.divide({});
+      await added;
+      await rejection(divided);
+      // A second view of the transport: a separate caller, as another process would be.
+      const elsewhere: Transport = { ...world.transport };
+      const success = await lookupResult(world.Tasks.methods.add, elsewhere, added.id);
+      assert.equal(success?.status, "success");
+      assert.deepEqual(success?.status === "success" && success.response, { sum: 5 });
+      const failure = await lookupResult(world.Tasks.methods.divide, elsewhere, divided.id);
+      assert.equal(failure?.status === "failure" && failure.error.code, "permission_denied");
+      assert.equal(await lookupResult(world.Tasks.methods.add, elsewhere, "no-such-task"), undefined);
+      // The id names a task of one method only.
+      assert.equal(await lookupResult(world.Tasks.methods.divide, elsewhere, added.id), undefined);
+    });
+
+    it("runs a task submitted twice with the same id while pending only once; both calls get its outcome", async () => {
+      await using world = await setup(factory);
+      const started = deferred();
+      const gate = deferred();
+      let runs = 0;
+      await world.makeWorker().serve(world.Tasks, {
+        add: async ({ a, b }) => {
+          runs++;
+          started.resolve();
+          await gate.promise;
+          return { sum: a + b };
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const id = `twice-${randomUUID()}`;
+      const first = createClient(world.Tasks, world.transport).add({ a: 1, b: 1 }, { id });
+      await started.promise;
+      const sameProcess = createClient(world.Tasks, world.transport).add({ a: 5, b: 5 }, { id });
+      const otherProcess = createClient(world.Tasks, { ...world.transport }).add({ a: 7, b: 7 }, { id });
+      await otherProcess.sent;
+      gate.resolve();
+      assert.deepEqual(await first, { sum: 2 });
+      assert.deepEqual(await sameProcess, { sum: 2 });
+      assert.deepEqual(await otherProcess, { sum: 2 });
+      assert.equal(runs, 1);
     });
 
     it("sends only the reports asked for", async () => {
