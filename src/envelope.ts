@@ -5,13 +5,13 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
   type Failure,
-  Progress,
-  Report,
+  type Report,
   ReportLevel,
-  Task,
+  type Task,
   Status as WireStatus,
 } from "../generated/dingo/v1/envelope_pb.js";
 import { codeFromWire, codeToWire } from "./code.js";
+import { envelopeCodec } from "./envelope-codec.js";
 import { TaskError } from "./task-error.js";
 
 export type { Failure, Report as ReportEnvelope, Task as TaskEnvelope } from "../generated/dingo/v1/envelope_pb.js";
@@ -51,28 +51,29 @@ export function isFinalStatus(status: TaskStatus): status is "success" | "failur
   return status === "success" || status === "failure" || status === "cancelled";
 }
 
-// One writer reused for every envelope: encoding is synchronous, so it is never shared
-// by two encodes at once, and reuse saves an allocation per message on the hot path.
+// One writer reused for every message encoded with ts-proto (the envelopes have their own
+// codec): encoding is synchronous, so it is never shared by two encodes at once, and reuse
+// saves an allocation per message on the hot path.
 const writer = new BinaryWriter();
 
 /** Encodes a Task envelope. */
 export function encodeTask(task: Task): Uint8Array {
-  return Task.encode(task, writer).finish();
+  return envelopeCodec.encodeTask(task);
 }
 
 /** Decodes a Task envelope. Throws on bytes that are not one. */
 export function decodeTask(bytes: Uint8Array): Task {
-  return Task.decode(bytes);
+  return envelopeCodec.decodeTask(bytes);
 }
 
 /** Encodes a Report envelope. */
 export function encodeReport(report: Report): Uint8Array {
-  return Report.encode(report, writer).finish();
+  return envelopeCodec.encodeReport(report);
 }
 
 /** Decodes a Report envelope. Throws on bytes that are not one. */
 export function decodeReport(bytes: Uint8Array): Report {
-  return Report.decode(bytes);
+  return envelopeCodec.decodeReport(bytes);
 }
 
 /** Encodes a message with the shared writer (see above). */
@@ -131,15 +132,16 @@ export interface ProgressUpdate {
 
 /** Encodes a progress update as the payload of a PROGRESS report. */
 export function encodeProgress(update: ProgressUpdate): Uint8Array {
-  return Progress.encode(
-    { percent: update.percent ?? -1, message: update.message ?? "", detail: update.detail ?? emptyBytes },
-    writer,
-  ).finish();
+  return envelopeCodec.encodeProgress({
+    percent: update.percent ?? -1,
+    message: update.message ?? "",
+    detail: update.detail ?? emptyBytes,
+  });
 }
 
 /** Decodes the payload of a PROGRESS report. */
 export function decodeProgress(bytes: Uint8Array): ProgressUpdate {
-  const progress = Progress.decode(bytes);
+  const progress = envelopeCodec.decodeProgress(bytes);
   return {
     ...(progress.percent >= 0 ? { percent: progress.percent } : {}),
     message: progress.message,

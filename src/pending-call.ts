@@ -1,3 +1,4 @@
+import { LazyPromise } from "./lazy-promise.js";
 import type { MessageCodec } from "./message-codec.js";
 import type { TaskCall } from "./task-call.js";
 import type { TaskError } from "./task-error.js";
@@ -18,44 +19,33 @@ export interface PendingCallHost {
   release(call: HostedCall): void;
 }
 
-const noop = (): void => {};
-
 /**
  * The state of one call, and the {@link TaskCall} handle users hold. It orders the
  * reports (nothing before `sent`, nothing after the final one) and settles the
  * result exactly once.
  */
 export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
-  readonly sent: Promise<void>;
-  readonly result: Promise<Res>;
+  private readonly sentOutcome = new LazyPromise<void>();
+  private readonly resultOutcome = new LazyPromise<Res>();
   private readonly history: TaskReport<Res>[] = [];
-  private wakeReaders: (() => void)[] = [];
-  private resolveSent!: () => void;
-  private rejectSent!: (error: TaskError) => void;
-  private resolveResult!: (response: Res) => void;
-  private rejectResult!: (error: TaskError) => void;
+  private wakeReaders: (() => void)[] | undefined;
   private sentSeen = false;
   private final: FinalReport<Res> | undefined;
-  private readonly cleanups: (() => void)[] = [];
+  private cleanups: (() => void)[] | undefined;
 
   constructor(
     readonly id: string,
     readonly name: string,
     readonly response: MessageCodec<Res>,
     private readonly host: PendingCallHost,
-  ) {
-    this.sent = new Promise<void>((resolve, reject) => {
-      this.resolveSent = resolve;
-      this.rejectSent = reject;
-    });
-    this.result = new Promise<Res>((resolve, reject) => {
-      this.resolveResult = resolve;
-      this.rejectResult = reject;
-    });
-    // A user who only reads reports, or only awaits the result, must not get an
-    // unhandled rejection from the promise they ignored.
-    this.sent.catch(noop);
-    this.result.catch(noop);
+  ) {}
+
+  get sent(): Promise<void> {
+    return this.sentOutcome.promise;
+  }
+
+  get result(): Promise<Res> {
+    return this.resultOutcome.promise;
   }
 
   /** Whether the final report has arrived. */
@@ -79,7 +69,10 @@ export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
         yield report;
       }
       if (this.final !== undefined) return;
-      await new Promise<void>((resolve) => this.wakeReaders.push(resolve));
+      await new Promise<void>((resolve) => {
+        this.wakeReaders ??= [];
+        this.wakeReaders.push(resolve);
+      });
     }
   }
 
@@ -93,14 +86,14 @@ export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
   /** Registers work to undo when the call settles (timers, abort listeners). */
   onSettle(cleanup: () => void): void {
     if (this.final !== undefined) cleanup();
-    else this.cleanups.push(cleanup);
+    else (this.cleanups ??= []).push(cleanup);
   }
 
   /** The broker accepted the task. */
   markSent(atMs: number): void {
     if (this.sentSeen || this.final !== undefined) return;
     this.sentSeen = true;
-    this.resolveSent();
+    this.sentOutcome.resolve();
     this.push({ status: "sent", taskId: this.id, name: this.name, attempt: 0, atMs, workerId: "" });
   }
 
@@ -136,19 +129,21 @@ export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
   private settle(report: FinalReport<Res>): void {
     if (this.final !== undefined) return;
     this.final = report;
-    if (!this.sentSeen && report.status !== "success") this.rejectSent(report.error);
+    if (!this.sentSeen && report.status !== "success") this.sentOutcome.reject(report.error);
     this.push(report);
-    if (report.status === "success") this.resolveResult(report.response);
-    else this.rejectResult(report.error);
-    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    if (report.status === "success") this.resultOutcome.resolve(report.response);
+    else this.resultOutcome.reject(report.error);
+    const cleanups = this.cleanups;
+    this.cleanups = undefined;
+    if (cleanups !== undefined) for (const cleanup of cleanups) cleanup();
     this.host.release(this);
   }
 
   private push(report: TaskReport<Res>): void {
     this.history.push(report);
     const readers = this.wakeReaders;
-    if (readers.length === 0) return;
-    this.wakeReaders = [];
+    if (readers === undefined) return;
+    this.wakeReaders = undefined;
     for (const wake of readers) wake();
   }
 }

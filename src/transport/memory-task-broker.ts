@@ -177,41 +177,38 @@ export class MemoryTaskBroker implements TaskBroker {
   }
 
   private delivery(entry: Entry, consumer: MemoryConsumer, queue: MemoryQueue): Delivery {
-    let settled = false;
-    const settle = (): void => {
-      if (settled) throw new Error(`delivery of a task from ${entry.queue} was settled twice`);
-      settled = true;
-      consumer.outstanding--;
-      if (queue.readyCount > 0) this.markDirty(queue);
-    };
-    return {
-      queue: entry.queue,
-      body: entry.body,
-      deliveryCount: entry.deliveryCount,
-      ack: async () => settle(),
-      retry: async (next) => {
-        settle();
-        this.enqueue({
-          queue: next.queue,
-          body: next.body,
-          priority: clampPriority(next.priority),
-          notBeforeMs: next.notBeforeMs,
-          deliveryCount: 0,
-        });
-      },
-      deadLetter: async (reason) => {
-        settle();
-        const letters = queue.deadLetters;
-        letters.push({ queue: entry.queue, body: entry.body, reason, atMs: Date.now() });
-        while (letters.length > this.options.maxDeadLetters) letters.shift();
-      },
-      release: async () => {
-        settle();
-        if (this.closed) return;
-        queue.put(entry, true);
-        this.markDirty(queue);
-      },
-    };
+    return new MemoryDelivery(this, entry, consumer, queue);
+  }
+
+  /** A delivery was settled: its consumer has room again. */
+  settled(consumer: MemoryConsumer, queue: MemoryQueue): void {
+    consumer.outstanding--;
+    if (queue.readyCount > 0) this.markDirty(queue);
+  }
+
+  /** Queues a task again (a retry), delayed or not. */
+  requeue(next: OutgoingTask): void {
+    this.enqueue({
+      queue: next.queue,
+      body: next.body,
+      priority: clampPriority(next.priority),
+      notBeforeMs: next.notBeforeMs,
+      deliveryCount: 0,
+    });
+  }
+
+  /** Keeps a dead letter, dropping the oldest beyond the limit. */
+  bury(queue: MemoryQueue, entry: Entry, reason: string): void {
+    const letters = queue.deadLetters;
+    letters.push({ queue: entry.queue, body: entry.body, reason, atMs: Date.now() });
+    while (letters.length > this.options.maxDeadLetters) letters.shift();
+  }
+
+  /** Puts a released task back at the front of its queue. */
+  putBack(queue: MemoryQueue, entry: Entry): void {
+    if (this.closed) return;
+    queue.put(entry, true);
+    this.markDirty(queue);
   }
 
   private armDelayTimer(): void {
@@ -245,4 +242,51 @@ export class MemoryTaskBroker implements TaskBroker {
 
 function clampPriority(priority: number): number {
   return Math.min(maxPriority, Math.max(0, Math.floor(priority)));
+}
+
+/**
+ * One delivery of the memory broker. A class rather than a literal with closures: one
+ * is made per task, and methods on a prototype cost nothing per instance.
+ */
+class MemoryDelivery implements Delivery {
+  readonly queue: string;
+  readonly body: Uint8Array;
+  readonly deliveryCount: number;
+  private done = false;
+
+  constructor(
+    private readonly broker: MemoryTaskBroker,
+    private readonly entry: Entry,
+    private readonly consumer: MemoryConsumer,
+    private readonly from: MemoryQueue,
+  ) {
+    this.queue = entry.queue;
+    this.body = entry.body;
+    this.deliveryCount = entry.deliveryCount;
+  }
+
+  async ack(): Promise<void> {
+    this.settle();
+  }
+
+  async retry(next: OutgoingTask): Promise<void> {
+    this.settle();
+    this.broker.requeue(next);
+  }
+
+  async deadLetter(reason: string): Promise<void> {
+    this.settle();
+    this.broker.bury(this.from, this.entry, reason);
+  }
+
+  async release(): Promise<void> {
+    this.settle();
+    this.broker.putBack(this.from, this.entry);
+  }
+
+  private settle(): void {
+    if (this.done) throw new Error(`a delivery of a task from ${this.queue} was settled twice`);
+    this.done = true;
+    this.broker.settled(this.consumer, this.from);
+  }
 }
