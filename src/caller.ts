@@ -81,8 +81,8 @@ export class Caller implements PendingCallHost {
     settings: CallSettings,
   ): PendingCall<Res> {
     const id = callOptions.id ?? settings.generateId();
-    const call = new PendingCall<Res>(id, method.taskName, method.response, this);
     const key = taskKey(method.taskName, id);
+    const call = new PendingCall<Res>(id, method.taskName, key, method.response, this);
     if (this.pending.has(key)) {
       // The same task is pending in this process: share its outcome, send nothing.
       const siblings = this.attached.get(key) ?? [];
@@ -155,7 +155,7 @@ export class Caller implements PendingCallHost {
         error: failureOf(error),
       }),
     );
-    const key = taskKey(call.name, call.id);
+    const key = call.key;
     const { recorded, watchers } = await this.transport.results.settle(key, report, 0);
     if (!recorded) {
       // The task finished first. Its outcome is recorded: settle from it, in case its
@@ -182,7 +182,7 @@ export class Caller implements PendingCallHost {
   }
 
   release(call: HostedCall): void {
-    const key = taskKey(call.name, call.id);
+    const key = call.key;
     if (this.pending.get(key) === call) {
       this.pending.delete(key);
       return;
@@ -210,7 +210,7 @@ export class Caller implements PendingCallHost {
     if (claim) {
       // A caller-chosen id may name a task that exists already: attach to it instead of
       // running it twice. The claim outlives the delay by the result retention.
-      const key = taskKey(method.taskName, call.id);
+      const key = call.key;
       const claimed = await this.transport.results.claim(
         key,
         replyTo,

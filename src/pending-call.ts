@@ -8,6 +8,8 @@ import type { FinalReport, ReportBase, TaskReport } from "./task-report.js";
 export interface HostedCall {
   readonly id: string;
   readonly name: string;
+  /** The task key, `<name>/<id>`. */
+  readonly key: string;
   settleLocally(status: "failure" | "cancelled", error: TaskError): void;
 }
 
@@ -36,6 +38,7 @@ export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
   constructor(
     readonly id: string,
     readonly name: string,
+    readonly key: string,
     readonly response: MessageCodec<Res>,
     private readonly host: PendingCallHost,
   ) {}

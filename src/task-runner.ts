@@ -71,10 +71,12 @@ export class TaskRunner {
     }
     // Attempts are 1-based; a foreign caller that leaves the field unset means the first.
     if (task.attempt < 1) task.attempt = 1;
+    // Computed once: every store and map below is keyed by it.
+    const key = taskKey(task.name, task.id);
     const route = this.settings.routes.get(task.name);
     if (route === undefined) {
       const error = new TaskError(`no worker serves ${task.name} on queue ${delivery.queue}`, "not_found");
-      return this.fail(delivery, task, error, { deadLetter: true });
+      return this.fail(delivery, task, key, error, { deadLetter: true });
     }
     if (delivery.deliveryCount > this.settings.maxDeliveries) {
       const error = new TaskError(
@@ -82,13 +84,12 @@ export class TaskRunner {
         "aborted",
         { retryable: false },
       );
-      return this.fail(delivery, task, error, { deadLetter: true });
+      return this.fail(delivery, task, key, error, { deadLetter: true });
     }
     const now = Date.now();
     if (task.notBeforeMs > now + earlyToleranceMs) {
       return delivery.retry(outgoing(task, delivery.queue));
     }
-    const key = taskKey(task.name, task.id);
     const recorded = await this.settings.transport.results.lookup(key);
     if (recorded !== undefined) return this.skipFinished(delivery, task, recorded);
     if (task.deadlineMs > 0 && now >= task.deadlineMs) {
@@ -99,7 +100,7 @@ export class TaskRunner {
           retryable: false,
         },
       );
-      return this.fail(delivery, task, late, { deadLetter: false });
+      return this.fail(delivery, task, key, late, { deadLetter: false });
     }
     let request: unknown;
     try {
@@ -110,9 +111,9 @@ export class TaskRunner {
         "invalid_argument",
         { retryable: false },
       );
-      return this.fail(delivery, task, invalid, { deadLetter: true });
+      return this.fail(delivery, task, key, invalid, { deadLetter: true });
     }
-    return this.run(delivery, task, route, request);
+    return this.run(delivery, task, key, route, request);
   }
 
   /** Aborts the handler of a cancelled task if it runs here. */
@@ -127,9 +128,14 @@ export class TaskRunner {
     }
   }
 
-  private async run(delivery: Delivery, task: TaskEnvelope, route: Route, request: unknown): Promise<void> {
+  private async run(
+    delivery: Delivery,
+    task: TaskEnvelope,
+    key: string,
+    route: Route,
+    request: unknown,
+  ): Promise<void> {
     const { events, workerId } = this.settings;
-    const key = taskKey(task.name, task.id);
     const execution = new Execution();
     this.running.set(key, execution);
     const startedAt = Date.now();
@@ -145,7 +151,7 @@ export class TaskRunner {
         const reason: unknown = execution.aborted ? execution.reason : thrown;
         const error = TaskError.from(reason);
         if (error.code === "unavailable" && execution.aborted) return await delivery.release();
-        return await this.failOrRetry(delivery, task, error);
+        return await this.failOrRetry(delivery, task, key, error);
       }
       let response: Uint8Array;
       try {
@@ -158,9 +164,9 @@ export class TaskRunner {
           "internal",
           { retryable: false, cause: thrown },
         );
-        return await this.fail(delivery, task, error, { deadLetter: false });
+        return await this.fail(delivery, task, key, error, { deadLetter: false });
       }
-      if (await this.conclude(task, this.report(task, "success", { payload: response }))) {
+      if (await this.conclude(task, key, this.report(task, "success", { payload: response }))) {
         events.emit({
           type: "task-succeeded",
           taskId: task.id,
@@ -204,20 +210,24 @@ export class TaskRunner {
 
   /** Fires the signal at the per-attempt timeout or the deadline, whichever is first. */
   private armTimeout(task: TaskEnvelope, execution: Execution, startedAt: number): NodeJS.Timeout | undefined {
-    const limits: { at: number; why: string }[] = [];
-    if (task.timeoutMs > 0)
-      limits.push({ at: startedAt + task.timeoutMs, why: `the attempt exceeded its ${task.timeoutMs} ms timeout` });
-    if (task.deadlineMs > 0) limits.push({ at: task.deadlineMs, why: "the task's deadline passed while it ran" });
-    const first = limits.sort((x, y) => x.at - y.at)[0];
-    if (first === undefined) return undefined;
-    const retryable = first.at !== task.deadlineMs;
+    const timeoutAt = task.timeoutMs > 0 ? startedAt + task.timeoutMs : Number.POSITIVE_INFINITY;
+    const deadlineAt = task.deadlineMs > 0 ? task.deadlineMs : Number.POSITIVE_INFINITY;
+    if (timeoutAt === Number.POSITIVE_INFINITY && deadlineAt === Number.POSITIVE_INFINITY) return undefined;
+    // A per-attempt timeout is retryable (the next attempt may be faster); a passed
+    // deadline is not (every later attempt would start after it).
+    const byTimeout = timeoutAt < deadlineAt;
     return setTimeout(
-      () => execution.abort(new TaskError(first.why, "deadline_exceeded", { retryable })),
-      Math.max(0, first.at - startedAt),
+      () => {
+        const why = byTimeout
+          ? `the attempt exceeded its ${task.timeoutMs} ms timeout`
+          : "the task's deadline passed while it ran";
+        execution.abort(new TaskError(why, "deadline_exceeded", { retryable: byTimeout }));
+      },
+      Math.max(0, Math.min(timeoutAt, deadlineAt) - startedAt),
     );
   }
 
-  private async failOrRetry(delivery: Delivery, task: TaskEnvelope, error: TaskError): Promise<void> {
+  private async failOrRetry(delivery: Delivery, task: TaskEnvelope, key: string, error: TaskError): Promise<void> {
     const maxAttempts = Math.max(1, task.retry?.maxAttempts ?? 1);
     if (error.retryable && task.retry !== undefined && task.attempt < maxAttempts) {
       const nextAttemptAtMs = Date.now() + backoffMs(task.retry, task.attempt);
@@ -237,17 +247,18 @@ export class TaskRunner {
         return;
       }
     }
-    return this.fail(delivery, task, error, { deadLetter: false });
+    return this.fail(delivery, task, key, error, { deadLetter: false });
   }
 
   /** Records and reports a FAILURE, then acks or dead-letters the delivery. */
   private async fail(
     delivery: Delivery,
     task: TaskEnvelope,
+    key: string,
     error: TaskError,
     how: { deadLetter: boolean },
   ): Promise<void> {
-    if (await this.conclude(task, this.report(task, "failure", { error: failureOf(error) }))) {
+    if (await this.conclude(task, key, this.report(task, "failure", { error: failureOf(error) }))) {
       this.settings.events.emit({
         type: "task-failed",
         taskId: task.id,
@@ -294,9 +305,8 @@ export class TaskRunner {
    * caller and to every caller that attached to the task. False if another outcome was
    * recorded first (a cancellation): then nothing is sent.
    */
-  private async conclude(task: TaskEnvelope, report: ReportEnvelope): Promise<boolean> {
+  private async conclude(task: TaskEnvelope, key: string, report: ReportEnvelope): Promise<boolean> {
     const bytes = encodeReport(report);
-    const key = taskKey(task.name, task.id);
     const { recorded, watchers } = await this.settings.transport.results.settle(key, bytes, task.resultTtlMs);
     if (recorded) await this.deliverReport(task, bytes, watchers);
     return recorded;
