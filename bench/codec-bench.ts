@@ -1,10 +1,20 @@
 /**
  * The envelope codec against protobufjs's reflection codec and JSON, encoding and
- * decoding the same Task in the same run.
+ * decoding the same Task (and the same Report) in the same run.
  */
 import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
-import { decodeTask, encodeTask, ReportLevel, type TaskEnvelope } from "../src/envelope.js";
+import {
+  createReport,
+  decodeReport,
+  decodeTask,
+  encodeReport,
+  encodeTask,
+  type ReportEnvelope,
+  ReportLevel,
+  type TaskEnvelope,
+  wireStatus,
+} from "../src/envelope.js";
 import { type Figure, rate } from "./measure.js";
 
 /** A typical task: a small payload, a reply address, a retry policy and a trace header. */
@@ -28,6 +38,20 @@ export function sampleTask(): TaskEnvelope {
   };
 }
 
+/** A typical intermediate report: a failed attempt that will be retried. */
+export function sampleReport(): ReportEnvelope {
+  return createReport({
+    taskId: "0b9f6d4e-8c1a-4f3e-9a57-2d1c3b4a5e6f",
+    name: "example.v1.MathTasks/Add",
+    status: wireStatus("retry"),
+    attempt: 1,
+    workerId: "worker-7f3a",
+    atMs: 1_790_000_000_123,
+    nextAttemptAtMs: 1_790_000_000_223,
+    error: { code: 14, message: "[unavailable] the upstream is down", retryable: true, details: [] },
+  });
+}
+
 export async function codecBench(): Promise<Figure[]> {
   const root = await protobuf.load(fileURLToPath(new URL("../proto/dingo/v1/envelope.proto", import.meta.url)));
   const TaskType = root.lookupType("dingo.v1.Task");
@@ -39,10 +63,19 @@ export async function codecBench(): Promise<Figure[]> {
   const json = rate(() =>
     JSON.parse(JSON.stringify({ ...task, payload: Buffer.from(task.payload).toString("base64") })),
   );
+
+  const ReportType = root.lookupType("dingo.v1.Report");
+  const report = sampleReport();
+  const reflectiveReport = ReportType.fromObject({ ...report });
+  const reportEnvelope = rate(() => decodeReport(encodeReport(report)));
+  const reportProtobufjs = rate(() => ReportType.decode(ReportType.encode(reflectiveReport).finish()));
   return [
     { name: "codec.envelope", value: envelope, unit: "ops/s" },
     { name: "codec.protobufjs", value: protobufjs, unit: "ops/s" },
     { name: "codec.json", value: json, unit: "ops/s" },
     { name: "codec.envelope_vs_protobufjs", value: envelope / protobufjs, unit: "x" },
+    { name: "codec.report.envelope", value: reportEnvelope, unit: "ops/s" },
+    { name: "codec.report.protobufjs", value: reportProtobufjs, unit: "ops/s" },
+    { name: "codec.report.envelope_vs_protobufjs", value: reportEnvelope / reportProtobufjs, unit: "x" },
   ];
 }
