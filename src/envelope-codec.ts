@@ -86,12 +86,33 @@ function encodeProgress(progress: Progress): Uint8Array {
   return finish();
 }
 
-/** The one copy out of the shared buffer: the caller keeps the result, the buffer is reused. */
+/**
+ * The one copy out of the shared buffer: the caller keeps the result, the buffer is
+ * reused. On Node the copy goes into a pooled Buffer: allocating a small typed array of
+ * its own costs several times more than the copy (measured: 0.85 µs against 0.17 µs for
+ * 160 bytes), and every task makes three or more of them. Pooled results share an 8 KiB
+ * slab, so whoever keeps one for long (a result store) copies it (see `ownedCopy`).
+ */
 function finish(): Uint8Array {
-  const bytes = out.slice(0, pos);
+  const bytes = copyOut === undefined ? out.slice(0, pos) : copyOut(out, pos);
   if (out.length > maxRetainedCapacity) out = new Uint8Array(initialCapacity);
   return bytes;
 }
+
+interface NodeBuffers {
+  allocUnsafe(size: number): Uint8Array;
+  prototype: { copy(this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number): number };
+}
+
+const nodeBuffers = (globalThis as { Buffer?: NodeBuffers }).Buffer;
+const copyOut: ((source: Uint8Array, length: number) => Uint8Array) | undefined =
+  nodeBuffers === undefined
+    ? undefined
+    : (source, length) => {
+        const target = nodeBuffers.allocUnsafe(length);
+        nodeBuffers.prototype.copy.call(source, target, 0, 0, length);
+        return target;
+      };
 
 function reserve(size: number): void {
   if (pos + size > out.length) grow(size);
@@ -905,7 +926,9 @@ function readBytes(end: number): Uint8Array {
   const start = at;
   at = stop;
   // A view, not a copy, as in ts-proto: the payload is usually handed on once, unchanged.
-  return input.subarray(start, stop);
+  // Always a plain Uint8Array, also when the input is a Buffer (socket data, or our own
+  // pooled output), so decoded messages look the same whatever carried them.
+  return new Uint8Array(input.buffer, input.byteOffset + start, stop - start);
 }
 
 /**

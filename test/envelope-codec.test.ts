@@ -351,8 +351,8 @@ describe("envelope codec: encoding", () => {
     const encoded = tasks.map((task) => envelopeCodec.encodeTask(task));
     for (const [i, task] of tasks.entries()) {
       const bytes = encoded[i] as Uint8Array;
-      assert.equal(bytes.byteOffset, 0);
-      assert.equal(bytes.buffer.byteLength, bytes.length, "the array owns exactly its bytes");
+      // On Node results are slices of Buffer's pool (see finish() in envelope-codec.ts):
+      // what counts is that no later encode writes into an earlier result.
       assertSameBytes(bytes, Task.encode(task).finish(), `task ${i} after later encodes`);
     }
   });
@@ -721,7 +721,9 @@ describe("envelope codec: malformed input", () => {
       for (let length = 0; length < bytes.length; length++) {
         if (bytes.length > 2000 && length > 100 && length < bytes.length - 100 && length % step !== 0) continue;
         prefixes++;
-        const prefix = bytes.slice(0, length);
+        // A plain Uint8Array copy: Buffer#slice would be a Buffer view, and ts-proto's
+        // decode would then return Buffers where ours returns Uint8Arrays.
+        const prefix = new Uint8Array(bytes.subarray(0, length));
         let message: T;
         try {
           message = decode(prefix);

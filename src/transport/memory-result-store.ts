@@ -39,7 +39,10 @@ export class MemoryResultStore implements ResultStore {
     const now = Date.now();
     const entry = this.live(key, now);
     if (entry?.kind === "settled") return unrecorded;
-    this.put(key, (expiresAtMs) => ({ kind: "settled", report, expiresAtMs }), ttlMs, now);
+    // An own copy: the report may be a slice of a shared pool (see envelope-codec.ts), and
+    // a record kept for minutes must not pin a whole pool block.
+    const owned = new Uint8Array(report);
+    this.put(key, (expiresAtMs) => ({ kind: "settled", report: owned, expiresAtMs }), ttlMs, now);
     return { recorded: true, watchers: entry?.watchers ?? noWatchers };
   }
 

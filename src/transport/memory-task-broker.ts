@@ -200,7 +200,8 @@ export class MemoryTaskBroker implements TaskBroker {
   /** Keeps a dead letter, dropping the oldest beyond the limit. */
   bury(queue: MemoryQueue, entry: Entry, reason: string): void {
     const letters = queue.deadLetters;
-    letters.push({ queue: entry.queue, body: entry.body, reason, atMs: Date.now() });
+    // An own copy, as dead letters are kept long: the body may share a pool block.
+    letters.push({ queue: entry.queue, body: new Uint8Array(entry.body), reason, atMs: Date.now() });
     while (letters.length > this.options.maxDeadLetters) letters.shift();
   }
 
