@@ -258,7 +258,9 @@ export class Caller implements PendingCallHost {
       notBeforeMs,
     });
     call.markSent(Date.now());
-    settings.events.emit({ type: "task-published", taskId: call.id, name: call.name, queue: options.queue });
+    if (settings.events.hasListeners) {
+      settings.events.emit({ type: "task-published", taskId: call.id, name: call.name, queue: options.queue });
+    }
     if (selection === "none") {
       call.settleLocally(
         "failure",

@@ -16,12 +16,17 @@ export interface EventBus {
   subscribe(listener: DingoEventListener): () => void;
   /** Delivers an event to every listener. */
   emit(event: DingoEvent): void;
+  /** Whether anyone listens: producers on hot paths skip building events nobody receives. */
+  readonly hasListeners: boolean;
 }
 
 /** Creates an {@link EventBus}. Share one between clients and workers to see all their events in one place. */
 export function createEventBus(): EventBus {
   let listeners: readonly DingoEventListener[] = [];
   return {
+    get hasListeners() {
+      return listeners.length > 0;
+    },
     subscribe(listener) {
       // Copy on write, so a listener that unsubscribes during emit does not disturb the loop.
       listeners = [...listeners, listener];

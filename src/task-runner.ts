@@ -1,12 +1,12 @@
 import { backoffMs } from "./backoff.js";
 import {
-  createReport,
   decodeReport,
   decodeTask,
   encodeMessage,
   encodeProgress,
   encodeReport,
   encodeTask,
+  type Failure,
   failureOf,
   type ProgressUpdate,
   type ReportEnvelope,
@@ -21,6 +21,7 @@ import { Execution } from "./execution.js";
 import type { HandlerContext } from "./handler-context.js";
 import type { MessageInit } from "./message-codec.js";
 import type { MethodDefinition } from "./service-definition.js";
+import { TaskContext } from "./task-context.js";
 import { TaskError } from "./task-error.js";
 import { taskKey } from "./task-key.js";
 import type { ResolvedTaskOptions } from "./task-options.js";
@@ -43,6 +44,7 @@ export interface TaskRunnerSettings {
 }
 
 const noWatchers: readonly string[] = [];
+const noBytes = new Uint8Array(0);
 
 /** Tasks whose broker delivered them this early are put back rather than run. */
 const earlyToleranceMs = 5;
@@ -141,7 +143,9 @@ export class TaskRunner {
     const startedAt = Date.now();
     const timer = this.armTimeout(task, execution, startedAt);
     try {
-      events.emit({ type: "task-received", taskId: task.id, name: task.name, attempt: task.attempt, workerId });
+      if (events.hasListeners) {
+        events.emit({ type: "task-received", taskId: task.id, name: task.name, attempt: task.attempt, workerId });
+      }
       this.sendQuietly(task, "received", () => this.report(task, "received"));
       const context = this.context(task, execution);
       let result: unknown;
@@ -166,7 +170,7 @@ export class TaskRunner {
         );
         return await this.fail(delivery, task, key, error, { deadLetter: false });
       }
-      if (await this.conclude(task, key, this.report(task, "success", { payload: response }))) {
+      if ((await this.conclude(task, key, this.report(task, "success", response))) && events.hasListeners) {
         events.emit({
           type: "task-succeeded",
           taskId: task.id,
@@ -183,29 +187,17 @@ export class TaskRunner {
   }
 
   private context(task: TaskEnvelope, execution: Execution): HandlerContext {
-    const wantsProgress = this.wants(task, "progress");
-    const { transport, events, workerId } = this.settings;
-    return {
-      taskId: task.id,
-      taskName: task.name,
-      attempt: task.attempt,
-      maxAttempts: Math.max(1, task.retry?.maxAttempts ?? 1),
-      headers: task.headers,
-      deadlineMs: task.deadlineMs > 0 ? task.deadlineMs : undefined,
-      workerId,
-      get signal() {
-        return execution.signal;
-      },
-      progress: async (update: ProgressUpdate) => {
-        if (!wantsProgress || execution.aborted) return;
-        try {
-          const report = this.report(task, "progress", { payload: encodeProgress(update) });
-          await transport.reports.send(task.replyTo, encodeReport(report));
-        } catch (error) {
-          events.emit({ type: "transport-error", operation: "send progress", error });
+    const sendProgress = this.wants(task, "progress")
+      ? async (update: ProgressUpdate): Promise<void> => {
+          try {
+            const report = this.report(task, "progress", encodeProgress(update));
+            await this.settings.transport.reports.send(task.replyTo, encodeReport(report));
+          } catch (error) {
+            this.settings.events.emit({ type: "transport-error", operation: "send progress", error });
+          }
         }
-      },
-    };
+      : undefined;
+    return new TaskContext(task, this.settings.workerId, execution, sendProgress);
   }
 
   /** Fires the signal at the per-attempt timeout or the deadline, whichever is first. */
@@ -233,7 +225,7 @@ export class TaskRunner {
       const nextAttemptAtMs = Date.now() + backoffMs(task.retry, task.attempt);
       if (task.deadlineMs === 0 || nextAttemptAtMs < task.deadlineMs) {
         const next: TaskEnvelope = { ...task, attempt: task.attempt + 1, notBeforeMs: nextAttemptAtMs };
-        const report = this.report(task, "retry", { error: failureOf(error), nextAttemptAtMs });
+        const report = this.report(task, "retry", noBytes, failureOf(error), nextAttemptAtMs);
         if (this.wants(task, "retry")) await this.deliverReport(task, encodeReport(report), noWatchers);
         await delivery.retry(outgoing(next, delivery.queue));
         this.settings.events.emit({
@@ -258,7 +250,7 @@ export class TaskRunner {
     error: TaskError,
     how: { deadLetter: boolean },
   ): Promise<void> {
-    if (await this.conclude(task, key, this.report(task, "failure", { error: failureOf(error) }))) {
+    if (await this.conclude(task, key, this.report(task, "failure", noBytes, failureOf(error)))) {
       this.settings.events.emit({
         type: "task-failed",
         taskId: task.id,
@@ -358,15 +350,27 @@ export class TaskRunner {
     }
   }
 
-  private report(task: TaskEnvelope, status: TaskStatus, fields: Partial<ReportEnvelope> = {}): ReportEnvelope {
-    return createReport({
+  /** A report about this attempt of `task`, from this worker, stamped now. */
+  private report(
+    task: TaskEnvelope,
+    status: TaskStatus,
+    payload: Uint8Array = noBytes,
+    error: Failure | undefined = undefined,
+    nextAttemptAtMs = 0,
+  ): ReportEnvelope {
+    // One literal in field order, not createReport's spread: a report is made for every
+    // status of every task.
+    return {
       taskId: task.id,
       name: task.name,
       status: wireStatus(status),
+      payload,
+      error,
       attempt: task.attempt,
       workerId: this.settings.workerId,
-      ...fields,
-    });
+      atMs: Date.now(),
+      nextAttemptAtMs,
+    };
   }
 }
 

@@ -134,20 +134,23 @@ class TaskWorker implements Worker {
 
   private start(delivery: Delivery): void {
     this.active++;
-    this.runner
-      .process(delivery)
-      .catch((error: unknown) => {
-        // process() settles every delivery itself; reaching here means a transport call
-        // failed while settling. The broker redelivers an unsettled task, so report and go on.
-        this.events.emit({ type: "transport-error", operation: "settle delivery", error });
-      })
-      .finally(() => {
-        this.active--;
-        const next = this.closing === undefined ? this.waiting.shift() : undefined;
-        if (next !== undefined) this.start(next);
-        else if (this.active === 0) this.idle?.();
-      });
+    this.runner.process(delivery).then(this.finished, this.failedToSettle);
   }
+
+  /** A delivery is settled: take the next waiting one, or tell close() the worker is idle. */
+  private readonly finished = (): void => {
+    this.active--;
+    const next = this.closing === undefined ? this.waiting.shift() : undefined;
+    if (next !== undefined) this.start(next);
+    else if (this.active === 0) this.idle?.();
+  };
+
+  private readonly failedToSettle = (error: unknown): void => {
+    // process() settles every delivery itself; reaching here means a transport call
+    // failed while settling. The broker redelivers an unsettled task, so report and go on.
+    this.events.emit({ type: "transport-error", operation: "settle delivery", error });
+    this.finished();
+  };
 
   private giveBack(delivery: Delivery): void {
     delivery.release().catch((error: unknown) => {
