@@ -88,8 +88,12 @@ export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
 
   /** Registers work to undo when the call settles (timers, abort listeners). */
   onSettle(cleanup: () => void): void {
-    if (this.final !== undefined) cleanup();
-    else (this.cleanups ??= []).push(cleanup);
+    if (this.final !== undefined) {
+      cleanup();
+      return;
+    }
+    this.cleanups ??= [];
+    this.cleanups.push(cleanup);
   }
 
   /** The broker accepted the task. */
