@@ -76,6 +76,8 @@ export class MemoryTaskBroker implements TaskBroker {
   private delayTimerAt = Number.POSITIVE_INFINITY;
   private readonly dirty = new Set<MemoryQueue>();
   private pumpScheduled = false;
+  private microtaskPumps = 0;
+  private readonly pumpNow = (): void => this.pump();
   private closed = false;
 
   constructor(private readonly options: MemoryTaskBrokerOptions) {}
@@ -156,7 +158,11 @@ export class MemoryTaskBroker implements TaskBroker {
     this.pumpScheduled = true;
     // Deliver on a later turn of the event loop, as a remote broker would: the
     // publisher's code runs to completion first, and deliveries are batched.
-    setImmediate(() => this.pump());
+    // Most pumps run as microtasks, right after the code that queued the work; every
+    // 64th waits for the next turn of the event loop so that I/O and timers are never
+    // starved by a saturated in-process queue.
+    if (++this.microtaskPumps % 64 === 0) setImmediate(this.pumpNow);
+    else queueMicrotask(this.pumpNow);
   }
 
   private pump(): void {
