@@ -7,6 +7,7 @@ type Entry =
   | { readonly kind: "settled"; readonly report: Uint8Array; readonly expiresAtMs: number };
 
 const noWatchers: readonly string[] = [];
+const missing: Promise<undefined> = Promise.resolve(undefined);
 const unrecorded: Settlement = { recorded: false, watchers: noWatchers };
 const claimed: Claim = { status: "claimed" };
 const pending: Claim = { status: "pending" };
@@ -46,9 +47,10 @@ export class MemoryResultStore implements ResultStore {
     return { recorded: true, watchers: entry?.watchers ?? noWatchers };
   }
 
-  async lookup(key: string): Promise<Uint8Array | undefined> {
+  // Not `async`: a miss, the common case, returns one shared promise instead of a new one.
+  lookup(key: string): Promise<Uint8Array | undefined> {
     const entry = this.live(key, Date.now());
-    return entry?.kind === "settled" ? entry.report : undefined;
+    return entry?.kind === "settled" ? Promise.resolve(entry.report) : missing;
   }
 
   /** Number of keys held, expired ones not yet swept included. */

@@ -82,8 +82,10 @@ export class MemoryTaskBroker implements TaskBroker {
 
   constructor(private readonly options: MemoryTaskBrokerOptions) {}
 
-  async publish(task: OutgoingTask): Promise<void> {
-    this.assertOpen();
+  // Not `async`: publishing is synchronous here, and an async function would allocate a
+  // promise per task.
+  publish(task: OutgoingTask): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
     this.enqueue({
       queue: task.queue,
       body: task.body,
@@ -91,6 +93,7 @@ export class MemoryTaskBroker implements TaskBroker {
       notBeforeMs: task.notBeforeMs,
       deliveryCount: 0,
     });
+    return done;
   }
 
   async consume(options: ConsumeOptions): Promise<Consumer> {
@@ -243,8 +246,14 @@ export class MemoryTaskBroker implements TaskBroker {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new Error("the memory transport is closed");
+    if (this.closed) throw closedError();
   }
+}
+
+const done: Promise<void> = Promise.resolve();
+
+function closedError(): Error {
+  return new Error("the memory transport is closed");
 }
 
 function clampPriority(priority: number): number {
@@ -272,28 +281,36 @@ class MemoryDelivery implements Delivery {
     this.deliveryCount = entry.deliveryCount;
   }
 
-  async ack(): Promise<void> {
-    this.settle();
+  ack(): Promise<void> {
+    // Not `async`, like publish: one shared promise for the common case.
+    if (!this.settle()) return Promise.reject(this.settledTwice());
+    return done;
   }
 
   async retry(next: OutgoingTask): Promise<void> {
-    this.settle();
+    if (!this.settle()) throw this.settledTwice();
     this.broker.requeue(next);
   }
 
   async deadLetter(reason: string): Promise<void> {
-    this.settle();
+    if (!this.settle()) throw this.settledTwice();
     this.broker.bury(this.from, this.entry, reason);
   }
 
   async release(): Promise<void> {
-    this.settle();
+    if (!this.settle()) throw this.settledTwice();
     this.broker.putBack(this.from, this.entry);
   }
 
-  private settle(): void {
-    if (this.done) throw new Error(`a delivery of a task from ${this.queue} was settled twice`);
+  /** Marks the delivery settled; false if it was settled before. */
+  private settle(): boolean {
+    if (this.done) return false;
     this.done = true;
     this.broker.settled(this.consumer, this.from);
+    return true;
+  }
+
+  private settledTwice(): Error {
+    return new Error(`a delivery of a task from ${this.queue} was settled twice`);
   }
 }
