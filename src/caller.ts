@@ -13,6 +13,7 @@ import {
 import type { EventBus } from "./event-bus.js";
 import type { MessageInit } from "./message-codec.js";
 import { type HostedCall, PendingCall, type PendingCallHost } from "./pending-call.js";
+import { PendingCalls } from "./pending-calls.js";
 import { reportFromEnvelope } from "./report-from-envelope.js";
 import type { MethodDefinition } from "./service-definition.js";
 import { TaskError } from "./task-error.js";
@@ -47,9 +48,8 @@ const callers = new WeakMap<Transport, Caller>();
  * the transport share, and routes each incoming report to its pending call.
  */
 export class Caller implements PendingCallHost {
-  private readonly pending = new Map<string, PendingCall<unknown>>();
-  /** Further calls of this process for a key already pending here: they share its outcome. */
-  private readonly attached = new Map<string, PendingCall<unknown>[]>();
+  /** Calls waiting for reports. Several calls of one task share its outcome. */
+  private readonly pending = new PendingCalls();
   private readonly listeners = new Set<EventBus>();
   private inbox: Promise<Inbox> | undefined;
   /** The inbox address once known, so that calls after the first need no await for it. */
@@ -81,13 +81,10 @@ export class Caller implements PendingCallHost {
     settings: CallSettings,
   ): PendingCall<Res> {
     const id = callOptions.id ?? settings.generateId();
-    const key = taskKey(method.taskName, id);
-    const call = new PendingCall<Res>(id, method.taskName, key, method.response, this);
-    if (this.pending.has(key)) {
+    const call = new PendingCall<Res>(id, method.taskName, method.response, this);
+    if (this.pending.has(method.taskName, id)) {
       // The same task is pending in this process: share its outcome, send nothing.
-      const siblings = this.attached.get(key) ?? [];
-      siblings.push(call as PendingCall<unknown>);
-      this.attached.set(key, siblings);
+      this.pending.add(call as PendingCall<unknown>);
       this.watch(call, callOptions, settings);
       return call;
     }
@@ -113,7 +110,7 @@ export class Caller implements PendingCallHost {
       call.settleLocally("cancelled", TaskError.from(signal.reason, "cancelled"));
       return call;
     }
-    this.pending.set(key, call as PendingCall<unknown>);
+    this.pending.add(call as PendingCall<unknown>);
     this.watch(call, callOptions, settings);
     const claim = callOptions.id !== undefined || settings.idsMayRepeat;
     this.send(call, method, options, payload, callOptions, settings, claim).catch((error: unknown) => {
@@ -182,16 +179,7 @@ export class Caller implements PendingCallHost {
   }
 
   release(call: HostedCall): void {
-    const key = call.key;
-    if (this.pending.get(key) === call) {
-      this.pending.delete(key);
-      return;
-    }
-    const siblings = this.attached.get(key);
-    if (siblings === undefined) return;
-    const remaining = siblings.filter((sibling) => sibling !== call);
-    if (remaining.length > 0) this.attached.set(key, remaining);
-    else this.attached.delete(key);
+    this.pending.remove(call as PendingCall<unknown>);
   }
 
   private async send<Req, Res>(
@@ -301,20 +289,11 @@ export class Caller implements PendingCallHost {
       this.emitAll({ type: "transport-error", operation: "decode report", error });
       return;
     }
-    const key = taskKey(envelope.name, envelope.taskId);
-    const call = this.pending.get(key);
-    const siblings = this.attached.get(key);
-    // Not found: settled already (timeout, cancel) or not ours. Nobody waits for it.
-    if (call !== undefined) {
+    // No call: it settled already (timeout, cancel) or is not ours. Nobody waits for it.
+    this.pending.forEach(envelope.name, envelope.taskId, (call) => {
       const report = reportFromEnvelope(envelope, call.response);
       if (report !== undefined) call.deliver(report);
-    }
-    if (siblings !== undefined) {
-      for (const sibling of [...siblings]) {
-        const report = reportFromEnvelope(envelope, sibling.response);
-        if (report !== undefined) sibling.deliver(report);
-      }
-    }
+    });
   }
 
   private emitAll(event: Parameters<EventBus["emit"]>[0]): void {

@@ -101,7 +101,9 @@ function finish(): Uint8Array {
 
 interface NodeBuffers {
   allocUnsafe(size: number): Uint8Array;
-  prototype: { copy(this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number): number };
+  prototype: {
+    copy(this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number): number;
+  };
 }
 
 const nodeBuffers = (globalThis as { Buffer?: NodeBuffers }).Buffer;

@@ -2,6 +2,7 @@ import { LazyPromise } from "./lazy-promise.js";
 import type { MessageCodec } from "./message-codec.js";
 import type { TaskCall } from "./task-call.js";
 import type { TaskError } from "./task-error.js";
+import { taskKey } from "./task-key.js";
 import type { FinalReport, ReportBase, TaskReport } from "./task-report.js";
 
 /** What the owner of a call sees of it, whatever its response type. */
@@ -38,10 +39,14 @@ export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
   constructor(
     readonly id: string,
     readonly name: string,
-    readonly key: string,
     readonly response: MessageCodec<Res>,
     private readonly host: PendingCallHost,
   ) {}
+
+  /** The task key; computed on demand, as only claims and cancellations need it. */
+  get key(): string {
+    return taskKey(this.name, this.id);
+  }
 
   get sent(): Promise<void> {
     return this.sentOutcome.promise;
