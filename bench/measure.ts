@@ -6,6 +6,14 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }
 
+/** The median of some numbers. */
+export function median(values: readonly number[]): number {
+  return quantile(
+    [...values].sort((x, y) => x - y),
+    0.5,
+  );
+}
+
 /** Runs `operation` repeatedly for about `ms` milliseconds (after a warm-up) and returns operations per second. */
 export function rate(operation: () => void, ms = 1000): number {
   const deadline = performance.now() + ms / 5;
