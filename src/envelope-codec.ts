@@ -3,9 +3,10 @@
  * the messages nested in them).
  *
  * The envelopes are encoded and decoded once per task, report and progress update, so
- * this file trades the generality of ts-proto's generated code for speed: one reused
- * output buffer, no reader or writer objects, no fork stack, int64 decoded with integer
- * arithmetic instead of bigint → string → number. The objects are exactly the ts-proto
+ * this file trades the generality of ts-proto's generated code for speed: results
+ * carved from pooled blocks without a copy, no writer object or fork stack, caches for the
+ * strings that recur in every message (names, queues, addresses), int64 decoded with
+ * integer arithmetic instead of bigint → string → number. The objects are exactly the ts-proto
  * interfaces of `generated/dingo/v1/envelope_pb.ts`, and the bytes are exactly what
  * ts-proto's `encode` writes for them (test/envelope-codec.test.ts holds both to that).
  *
@@ -22,9 +23,11 @@ import type { Failure, FailureDetail, Progress, Report, RetryPolicy, Task } from
 /**
  * Encoders and decoders of the `dingo.v1` envelopes, byte-compatible with ts-proto.
  *
- * Every `encode*` returns a fresh array that the caller owns. Every `decode*` throws an
- * `Error` on input that is not a well-formed message; `bytes` fields of the result are
- * views into the input (as with ts-proto), so the input must not be modified afterwards.
+ * Every `encode*` returns a fresh array that the caller owns; small ones are views of a
+ * shared 8 KiB block (as Node's pooled Buffers are), so whoever keeps one for long should
+ * keep a copy instead, lest it pin the block. Every `decode*` throws an `Error` on input
+ * that is not a well-formed message; `bytes` fields of the result are views into the
+ * input (as with ts-proto), so the input must not be modified afterwards.
  *
  * @example
  * ```ts
@@ -44,24 +47,42 @@ export const envelopeCodec = {
 // ---------------------------------------------------------------------------------------
 // Encoding
 //
-// One output buffer for every encode: encoding is synchronous and never re-entered, so
-// the buffer is never shared by two encodes, and each result is copied out exactly once.
-// Every write is preceded by `reserve` with an upper bound of the bytes it may write,
-// so the writers themselves do no bounds checks.
+// Each encode first takes an upper bound of its size and claims that much room, so the
+// writers below do no bounds checks and never move the buffer. A typical envelope is
+// written straight into a pooled block and returned as a view of it, with no copy:
+// copying it into a pooled Buffer instead (allocUnsafe + copy) took a quarter of the time
+// of a typical encode (measured: 0.12 µs of 0.5 µs for a Report). Large messages are
+// written into a reused scratch buffer and copied out.
+//
+// The writers take the buffer and the write position and return the position after what
+// they wrote, so both stay in registers.
 
-/** Buffer size to start with and to fall back to; larger than a typical envelope. */
-const initialCapacity = 1024;
-/** An encode that grew the buffer beyond this drops it afterwards, so one huge payload does not pin memory forever. */
-const maxRetainedCapacity = 1 << 20;
+/** Size of the blocks typical envelopes are carved from; Node's Buffer pool uses the same. */
+const blockSize = 8192;
+/** Largest bound carved from a block; like Node's pool, half a block, so a block wastes at most that. */
+const maxPooledBound = blockSize >>> 1;
+/** Scratch buffer size to start with and to fall back to. */
+const initialScratchCapacity = 16384;
+/** An encode that grew the scratch buffer beyond this drops it afterwards, so one huge payload does not pin memory forever. */
+const maxRetainedScratchCapacity = 1 << 20;
 
-let out = new Uint8Array(initialCapacity);
-let pos = 0;
+/**
+ * Block that results are views of, and the first byte not handed out. Results share a
+ * block, so whoever keeps one for long (a result store) copies it, as with Node's pool.
+ */
+let block = new Uint8Array(blockSize);
+let blockUsed = 0;
+let scratch = new Uint8Array(initialScratchCapacity);
+
+/** The buffer the current encode writes into, from `outputStart` on (set by `claim`). */
+let output = block;
+let outputStart = 0;
 
 const textEncoder = new TextEncoder();
-// Doubles and floats go through an 8-byte scratch view; a DataView over `out` would have
-// to be rebuilt whenever `out` grows, and decoding would need one per input.
-const scratch = new Uint8Array(8);
-const scratchView = new DataView(scratch.buffer);
+// Doubles and floats go through an 8-byte scratch view; a DataView over the output would
+// have to be rebuilt for every buffer, and decoding would need one per input.
+const numberBytes = new Uint8Array(8);
+const numberView = new DataView(numberBytes.buffer);
 
 /** Two to the 32nd: the weight of the high word of a 64-bit integer. */
 const twoTo32 = 4294967296;
@@ -69,307 +90,320 @@ const twoTo32 = 4294967296;
 const twoTo63 = 2 ** 63;
 
 function encodeTask(task: Task): Uint8Array {
-  pos = 0;
-  writeTask(task);
-  return finish();
+  // Object.keys, like ts-proto's Object.entries: own enumerable keys in property order.
+  const headerKeys = Object.keys(task.headers);
+  claim(taskBound(task, headerKeys));
+  return finish(writeTask(output, outputStart, task, headerKeys));
 }
 
 function encodeReport(report: Report): Uint8Array {
-  pos = 0;
-  writeReport(report);
-  return finish();
+  claim(reportBound(report));
+  return finish(writeReport(output, outputStart, report));
 }
 
 function encodeProgress(progress: Progress): Uint8Array {
-  pos = 0;
-  writeProgress(progress);
-  return finish();
+  claim(stringBound(progress.message) + progress.detail.length + 16);
+  return finish(writeProgress(output, outputStart, progress));
 }
 
-/**
- * The one copy out of the shared buffer: the caller keeps the result, the buffer is
- * reused. On Node the copy goes into a pooled Buffer: allocating a small typed array of
- * its own costs several times more than the copy (measured: 0.85 µs against 0.17 µs for
- * 160 bytes), and every task makes three or more of them. Pooled results share an 8 KiB
- * slab, so whoever keeps one for long (a result store) copies it (see `ownedCopy`).
- */
-function finish(): Uint8Array {
-  const bytes = copyOut === undefined ? out.slice(0, pos) : copyOut(out, pos);
-  if (out.length > maxRetainedCapacity) out = new Uint8Array(initialCapacity);
-  return bytes;
+/** Points `output` and `outputStart` at room for `bound` bytes. */
+function claim(bound: number): void {
+  if (bound <= maxPooledBound) {
+    if (bound > block.length - blockUsed) {
+      block = new Uint8Array(blockSize);
+      blockUsed = 0;
+    }
+    output = block;
+    outputStart = blockUsed;
+    return;
+  }
+  if (bound > scratch.length) {
+    let capacity = scratch.length * 2;
+    while (capacity < bound) capacity *= 2;
+    scratch = new Uint8Array(capacity);
+  }
+  output = scratch;
+  outputStart = 0;
 }
 
-interface NodeBuffers {
-  allocUnsafe(size: number): Uint8Array;
-  prototype: {
-    copy(this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number): number;
-  };
+/** The result of the current encode, which ended at `end`. */
+function finish(end: number): Uint8Array {
+  if (output === scratch) {
+    const bytes = scratch.slice(0, end);
+    if (scratch.length > maxRetainedScratchCapacity) scratch = new Uint8Array(initialScratchCapacity);
+    return bytes;
+  }
+  // The next result starts 8-byte aligned, as in Node's pool, so that it can be viewed
+  // through any typed array.
+  blockUsed = (end + 7) & ~7;
+  return new Uint8Array(output.buffer, outputStart, end - outputStart);
 }
 
-const nodeBuffers = (globalThis as { Buffer?: NodeBuffers }).Buffer;
-const copyOut: ((source: Uint8Array, length: number) => Uint8Array) | undefined =
-  nodeBuffers === undefined
-    ? undefined
-    : (source, length) => {
-        const target = nodeBuffers.allocUnsafe(length);
-        nodeBuffers.prototype.copy.call(source, target, 0, 0, length);
-        return target;
-      };
-
-function reserve(size: number): void {
-  if (pos + size > out.length) grow(size);
-}
-
-function grow(size: number): void {
-  let capacity = out.length * 2;
-  while (capacity < pos + size) capacity *= 2;
-  const grown = new Uint8Array(capacity);
-  grown.set(out.subarray(0, pos));
-  out = grown;
-}
-
-// Upper bounds used with `reserve`: a tag takes at most 2 bytes here (field numbers < 2048),
-// a length prefix at most 5, and a UTF-16 code unit at most 3 UTF-8 bytes.
+// Upper bounds of encoded sizes. Generous rather than exact: measuring the UTF-8 length of
+// every string would cost another pass over it. A tag takes at most 2 bytes here (field
+// numbers < 2048), a length prefix at most 5, and a UTF-16 code unit at most 3 UTF-8 bytes.
 function stringBound(value: string): number {
   return value.length * 3 + 7;
 }
 
-function writeTask(task: Task): void {
+function taskBound(task: Task, headerKeys: readonly string[]): number {
   // Besides strings and payload: eight varint fields and the RetryPolicy (at most 36 bytes),
-  // with tags and lengths, take at most 111 bytes. Headers reserve their own room.
-  reserve(
+  // with tags and lengths, take at most 111 bytes.
+  let bound =
     stringBound(task.id) +
-      stringBound(task.name) +
-      task.payload.length +
-      7 +
-      stringBound(task.replyTo) +
-      stringBound(task.queue) +
-      111,
-  );
+    stringBound(task.name) +
+    task.payload.length +
+    7 +
+    stringBound(task.replyTo) +
+    stringBound(task.queue) +
+    111;
+  const headers = task.headers;
+  for (let i = 0; i < headerKeys.length; i++) {
+    const key = headerKeys[i] as string;
+    // Tag, entry length, two inner tags with lengths, and room to widen the entry length.
+    bound += stringBound(key) + stringBound(headers[key] as string) + 12;
+  }
+  return bound;
+}
+
+function reportBound(report: Report): number {
+  // Besides strings: the payload's tag and length and four varint fields with their tags
+  // take at most 47 bytes.
+  let bound =
+    stringBound(report.taskId) + stringBound(report.name) + report.payload.length + stringBound(report.workerId) + 47;
+  const failure = report.error;
+  if (failure !== undefined) {
+    // Tag, length (with room to widen it), code, retryable, message.
+    bound += stringBound(failure.message) + 24;
+    const details = failure.details;
+    for (let i = 0; i < details.length; i++) {
+      const detail = details[i] as FailureDetail;
+      bound += stringBound(detail.type) + detail.value.length + 16;
+    }
+  }
+  return bound;
+}
+
+/** Writes from `p` on and returns where it ended. */
+function writeTask(buffer: Uint8Array, p: number, task: Task, headerKeys: readonly string[]): number {
   if (task.id !== "") {
-    out[pos++] = 10;
-    writeString(task.id);
+    buffer[p++] = 10;
+    p = writeString(buffer, p, task.id);
   }
   if (task.name !== "") {
-    out[pos++] = 18;
-    writeString(task.name);
+    buffer[p++] = 18;
+    p = writeRecurringString(buffer, p, task.name);
   }
   if (task.payload.length !== 0) {
-    out[pos++] = 26;
-    writeBytes(task.payload);
+    buffer[p++] = 26;
+    p = writeBytes(buffer, p, task.payload);
   }
   if (task.attempt !== 0) {
-    out[pos++] = 32;
-    writeUint32(task.attempt);
+    buffer[p++] = 32;
+    p = writeUint32(buffer, p, task.attempt);
   }
   if (task.createdAtMs !== 0) {
-    out[pos++] = 40;
-    writeInt64(task.createdAtMs);
+    buffer[p++] = 40;
+    p = writeInt64(buffer, p, task.createdAtMs);
   }
   if (task.replyTo !== "") {
-    out[pos++] = 50;
-    writeString(task.replyTo);
+    buffer[p++] = 50;
+    p = writeRecurringString(buffer, p, task.replyTo);
   }
   if (task.reportLevel !== 0) {
-    out[pos++] = 56;
-    writeInt32(task.reportLevel);
+    buffer[p++] = 56;
+    p = writeInt32(buffer, p, task.reportLevel);
   }
   if (task.priority !== 0) {
-    out[pos++] = 64;
-    writeUint32(task.priority);
+    buffer[p++] = 64;
+    p = writeUint32(buffer, p, task.priority);
   }
   if (task.queue !== "") {
-    out[pos++] = 74;
-    writeString(task.queue);
+    buffer[p++] = 74;
+    p = writeRecurringString(buffer, p, task.queue);
   }
   if (task.notBeforeMs !== 0) {
-    out[pos++] = 128;
-    out[pos++] = 1;
-    writeInt64(task.notBeforeMs);
+    buffer[p++] = 128;
+    buffer[p++] = 1;
+    p = writeInt64(buffer, p, task.notBeforeMs);
   }
   if (task.deadlineMs !== 0) {
-    out[pos++] = 136;
-    out[pos++] = 1;
-    writeInt64(task.deadlineMs);
+    buffer[p++] = 136;
+    buffer[p++] = 1;
+    p = writeInt64(buffer, p, task.deadlineMs);
   }
   if (task.timeoutMs !== 0) {
-    out[pos++] = 144;
-    out[pos++] = 1;
-    writeUint32(task.timeoutMs);
+    buffer[p++] = 144;
+    buffer[p++] = 1;
+    p = writeUint32(buffer, p, task.timeoutMs);
   }
   if (task.retry !== undefined) {
-    out[pos++] = 154;
-    out[pos++] = 1;
+    buffer[p++] = 154;
+    buffer[p++] = 1;
     // A RetryPolicy is at most 36 bytes, so its length always fits in one byte.
-    const start = pos++;
-    writeRetryPolicy(task.retry);
-    out[start] = pos - start - 1;
+    const start = p++;
+    p = writeRetryPolicy(buffer, p, task.retry);
+    buffer[start] = p - start - 1;
   }
   if (task.resultTtlMs !== 0) {
-    out[pos++] = 160;
-    out[pos++] = 1;
-    writeUint32(task.resultTtlMs);
+    buffer[p++] = 160;
+    buffer[p++] = 1;
+    p = writeUint32(buffer, p, task.resultTtlMs);
   }
-  // Object.keys, like ts-proto's Object.entries: own enumerable keys in property order.
   const headers = task.headers;
-  for (const key of Object.keys(headers)) {
-    const value = headers[key] as string;
-    // Tag, entry length, two inner tags with lengths, and room to widen the entry length.
-    reserve(stringBound(key) + stringBound(value) + 12);
-    out[pos++] = 170;
-    out[pos++] = 1;
-    const start = pos++;
-    if (key !== "") {
-      out[pos++] = 10;
-      writeString(key);
-    }
-    if (value !== "") {
-      out[pos++] = 18;
-      writeString(value);
-    }
-    closeLength(start);
+  for (let i = 0; i < headerKeys.length; i++) {
+    const key = headerKeys[i] as string;
+    p = writeHeader(buffer, p, key, headers[key] as string);
   }
+  return p;
 }
 
-function writeRetryPolicy(retry: RetryPolicy): void {
+/** Writes one entry of Task field 21, the headers map, tag included. */
+function writeHeader(buffer: Uint8Array, p: number, key: string, value: string): number {
+  buffer[p++] = 170;
+  buffer[p++] = 1;
+  const start = p++;
+  if (key !== "") {
+    buffer[p++] = 10;
+    p = writeRecurringString(buffer, p, key);
+  }
+  if (value !== "") {
+    buffer[p++] = 18;
+    p = writeString(buffer, p, value);
+  }
+  return closeLength(buffer, start, p);
+}
+
+function writeRetryPolicy(buffer: Uint8Array, p: number, retry: RetryPolicy): number {
   if (retry.maxAttempts !== 0) {
-    out[pos++] = 8;
-    writeUint32(retry.maxAttempts);
+    buffer[p++] = 8;
+    p = writeUint32(buffer, p, retry.maxAttempts);
   }
   if (retry.initialBackoffMs !== 0) {
-    out[pos++] = 16;
-    writeUint32(retry.initialBackoffMs);
+    buffer[p++] = 16;
+    p = writeUint32(buffer, p, retry.initialBackoffMs);
   }
   if (retry.multiplier !== 0) {
-    out[pos++] = 25;
-    writeDouble(retry.multiplier);
+    buffer[p++] = 25;
+    p = writeDouble(buffer, p, retry.multiplier);
   }
   if (retry.maxBackoffMs !== 0) {
-    out[pos++] = 32;
-    writeUint32(retry.maxBackoffMs);
+    buffer[p++] = 32;
+    p = writeUint32(buffer, p, retry.maxBackoffMs);
   }
   if (retry.jitter !== 0) {
-    out[pos++] = 41;
-    writeDouble(retry.jitter);
+    buffer[p++] = 41;
+    p = writeDouble(buffer, p, retry.jitter);
   }
+  return p;
 }
 
-function writeReport(report: Report): void {
-  // Besides strings: the payload's tag and length and four varint fields with their tags
-  // take at most 47 bytes. The Failure reserves its own room.
-  reserve(
-    stringBound(report.taskId) + stringBound(report.name) + report.payload.length + stringBound(report.workerId) + 47,
-  );
+/** Writes from `p` on and returns where it ended. */
+function writeReport(buffer: Uint8Array, p: number, report: Report): number {
   if (report.taskId !== "") {
-    out[pos++] = 10;
-    writeString(report.taskId);
+    buffer[p++] = 10;
+    p = writeString(buffer, p, report.taskId);
   }
   if (report.name !== "") {
-    out[pos++] = 18;
-    writeString(report.name);
+    buffer[p++] = 18;
+    p = writeRecurringString(buffer, p, report.name);
   }
   if (report.status !== 0) {
-    out[pos++] = 24;
-    writeInt32(report.status);
+    buffer[p++] = 24;
+    p = writeInt32(buffer, p, report.status);
   }
   if (report.payload.length !== 0) {
-    out[pos++] = 34;
-    writeBytes(report.payload);
+    buffer[p++] = 34;
+    p = writeBytes(buffer, p, report.payload);
   }
   if (report.error !== undefined) {
-    writeFailure(report.error);
+    buffer[p++] = 42;
+    const start = p++;
+    p = closeLength(buffer, start, writeFailure(buffer, p, report.error));
   }
   if (report.attempt !== 0) {
-    out[pos++] = 48;
-    writeUint32(report.attempt);
+    buffer[p++] = 48;
+    p = writeUint32(buffer, p, report.attempt);
   }
   if (report.workerId !== "") {
-    out[pos++] = 58;
-    writeString(report.workerId);
+    buffer[p++] = 58;
+    p = writeRecurringString(buffer, p, report.workerId);
   }
   if (report.atMs !== 0) {
-    out[pos++] = 64;
-    writeInt64(report.atMs);
+    buffer[p++] = 64;
+    p = writeInt64(buffer, p, report.atMs);
   }
   if (report.nextAttemptAtMs !== 0) {
-    out[pos++] = 128;
-    out[pos++] = 1;
-    writeInt64(report.nextAttemptAtMs);
+    buffer[p++] = 128;
+    buffer[p++] = 1;
+    p = writeInt64(buffer, p, report.nextAttemptAtMs);
   }
+  return p;
 }
 
-/** Writes Report field 5 (tag included), since it reserves its own room. */
-function writeFailure(failure: Failure): void {
-  let bound = stringBound(failure.message) + 24;
+function writeFailure(buffer: Uint8Array, p: number, failure: Failure): number {
+  if (failure.code !== 0) {
+    buffer[p++] = 8;
+    p = writeInt32(buffer, p, failure.code);
+  }
+  if (failure.message !== "") {
+    buffer[p++] = 18;
+    p = writeString(buffer, p, failure.message);
+  }
+  if (failure.retryable !== false) {
+    buffer[p++] = 24;
+    buffer[p++] = failure.retryable ? 1 : 0;
+  }
   const details = failure.details;
   for (let i = 0; i < details.length; i++) {
     const detail = details[i] as FailureDetail;
-    bound += stringBound(detail.type) + detail.value.length + 16;
-  }
-  reserve(bound);
-  out[pos++] = 42;
-  const start = pos++;
-  if (failure.code !== 0) {
-    out[pos++] = 8;
-    writeInt32(failure.code);
-  }
-  if (failure.message !== "") {
-    out[pos++] = 18;
-    writeString(failure.message);
-  }
-  if (failure.retryable !== false) {
-    out[pos++] = 24;
-    out[pos++] = failure.retryable ? 1 : 0;
-  }
-  for (let i = 0; i < details.length; i++) {
-    const detail = details[i] as FailureDetail;
-    out[pos++] = 34;
-    const detailStart = pos++;
+    buffer[p++] = 34;
+    const start = p++;
     if (detail.type !== "") {
-      out[pos++] = 10;
-      writeString(detail.type);
+      buffer[p++] = 10;
+      p = writeRecurringString(buffer, p, detail.type);
     }
     if (detail.value.length !== 0) {
-      out[pos++] = 18;
-      writeBytes(detail.value);
+      buffer[p++] = 18;
+      p = writeBytes(buffer, p, detail.value);
     }
-    closeLength(detailStart);
+    p = closeLength(buffer, start, p);
   }
-  closeLength(start);
+  return p;
 }
 
-function writeProgress(progress: Progress): void {
-  reserve(stringBound(progress.message) + progress.detail.length + 16);
+/** Writes from `p` on and returns where it ended. */
+function writeProgress(buffer: Uint8Array, p: number, progress: Progress): number {
   if (progress.percent !== 0) {
-    out[pos++] = 13;
-    writeFloat(progress.percent);
+    buffer[p++] = 13;
+    p = writeFloat(buffer, p, progress.percent);
   }
   if (progress.message !== "") {
-    out[pos++] = 18;
-    writeString(progress.message);
+    buffer[p++] = 18;
+    p = writeString(buffer, p, progress.message);
   }
   if (progress.detail.length !== 0) {
-    out[pos++] = 26;
-    writeBytes(progress.detail);
+    buffer[p++] = 26;
+    p = writeBytes(buffer, p, progress.detail);
   }
+  return p;
 }
 
 /**
  * Fills in the length of the nested message that started with a one-byte placeholder at
- * `start`, widening the placeholder if the message turned out to be 128 bytes or longer
- * (the caller reserved room for that). Betting on one byte saves measuring the message first.
+ * `start` and ends at `end`, widening the placeholder if the message turned out to be 128
+ * bytes or longer (the bound left room for that). Betting on one byte saves measuring the
+ * message first. Returns the new end of the message.
  */
-function closeLength(start: number): void {
-  const length = pos - start - 1;
+function closeLength(buffer: Uint8Array, start: number, end: number): number {
+  const length = end - start - 1;
   if (length < 0x80) {
-    out[start] = length;
-    return;
+    buffer[start] = length;
+    return end;
   }
   const size = varintSize(length);
-  out.copyWithin(start + size, start + 1, pos);
-  pos = start;
-  writeVarint(length);
-  pos += length;
+  buffer.copyWithin(start + size, start + 1, end);
+  return writeVarint(buffer, start, length) + length;
 }
 
 function varintSize(value: number): number {
@@ -381,441 +415,472 @@ function varintSize(value: number): number {
 }
 
 /** Writes a uint32 already known to be valid. */
-function writeVarint(value: number): void {
+function writeVarint(buffer: Uint8Array, p: number, value: number): number {
   while (value > 0x7f) {
-    out[pos++] = (value & 0x7f) | 0x80;
+    buffer[p++] = (value & 0x7f) | 0x80;
     value >>>= 7;
   }
-  out[pos++] = value;
+  buffer[p] = value;
+  return p + 1;
 }
 
-function writeUint32(value: number): void {
+function writeUint32(buffer: Uint8Array, p: number, value: number): number {
   // `>>> 0` maps exactly the integers 0..2^32-1 to themselves; ts-proto throws on the rest too.
   if (value >>> 0 !== value) throw new Error(`invalid uint32: ${value}`);
-  if (value < 0x80) out[pos++] = value;
-  else writeVarint(value);
+  return writeVarint(buffer, p, value);
 }
 
-function writeInt32(value: number): void {
+function writeInt32(buffer: Uint8Array, p: number, value: number): number {
   if ((value | 0) !== value) throw new Error(`invalid int32: ${value}`);
-  if (value >= 0) {
-    if (value < 0x80) out[pos++] = value;
-    else writeVarint(value);
-    return;
-  }
+  if (value >= 0) return writeVarint(buffer, p, value);
   // Negative int32 is sign-extended to 64 bits: always 10 bytes.
   for (let i = 0; i < 9; i++) {
-    out[pos++] = (value & 0x7f) | 0x80;
+    buffer[p++] = (value & 0x7f) | 0x80;
     value >>= 7;
   }
-  out[pos++] = 1;
+  buffer[p] = 1;
+  return p + 1;
 }
 
 /**
  * Writes an int64 given as a number. Like ts-proto (which goes through BigInt), any integer
  * in the int64 range is accepted, even one above 2^53 that the decoder will then refuse.
  */
-function writeInt64(value: number): void {
-  if (value >= 0 && value <= 0xffffffff && value >>> 0 === value) {
-    if (value < 0x80) out[pos++] = value;
-    else writeVarint(value);
-    return;
-  }
+function writeInt64(buffer: Uint8Array, p: number, value: number): number {
+  if (value >>> 0 === value) return writeVarint(buffer, p, value);
   if (!Number.isInteger(value) || value < -twoTo63 || value >= twoTo63) {
     throw new Error(`invalid int64: ${value}`);
   }
   // Both steps are exact for integral doubles: dividing by 2^32 only changes the exponent,
   // and the remainder is below 2^32. Negative values come out in two's complement.
   const high = Math.floor(value / twoTo32);
-  writeVarint64(value - high * twoTo32, high | 0);
+  return writeVarint64(buffer, p, value - high * twoTo32, high | 0);
 }
 
 /** Writes a 64-bit varint from its low word (unsigned) and high word (signed or unsigned). */
-function writeVarint64(low: number, high: number): void {
+function writeVarint64(buffer: Uint8Array, p: number, low: number, high: number): number {
   // The low 28 bits, 7 at a time, while more bits follow.
   for (let shift = 0; shift < 28; shift += 7) {
     const bits = low >>> shift;
     if (bits >>> 7 === 0 && high === 0) {
-      out[pos++] = bits;
-      return;
+      buffer[p] = bits;
+      return p + 1;
     }
-    out[pos++] = (bits & 0x7f) | 0x80;
+    buffer[p++] = (bits & 0x7f) | 0x80;
   }
   // Bits 28..34 straddle the two words.
   const split = ((low >>> 28) & 0x0f) | ((high & 0x07) << 4);
   if (high >>> 3 === 0) {
-    out[pos++] = split;
-    return;
+    buffer[p] = split;
+    return p + 1;
   }
-  out[pos++] = split | 0x80;
-  let rest = high >>> 3;
-  while (rest > 0x7f) {
-    out[pos++] = (rest & 0x7f) | 0x80;
-    rest >>>= 7;
-  }
-  out[pos++] = rest;
+  buffer[p++] = split | 0x80;
+  return writeVarint(buffer, p, high >>> 3);
 }
 
-function writeDouble(value: number): void {
-  scratchView.setFloat64(0, value, true);
-  for (let i = 0; i < 8; i++) out[pos + i] = scratch[i] as number;
-  pos += 8;
+function writeDouble(buffer: Uint8Array, p: number, value: number): number {
+  numberView.setFloat64(0, value, true);
+  for (let i = 0; i < 8; i++) buffer[p + i] = numberBytes[i] as number;
+  return p + 8;
 }
 
-function writeFloat(value: number): void {
+function writeFloat(buffer: Uint8Array, p: number, value: number): number {
   // ts-proto (via @bufbuild/protobuf) rejects finite values that overflow a float32.
   if (Number.isFinite(value) && !Number.isFinite(Math.fround(value))) throw new Error(`invalid float32: ${value}`);
-  scratchView.setFloat32(0, value, true);
-  out[pos++] = scratch[0] as number;
-  out[pos++] = scratch[1] as number;
-  out[pos++] = scratch[2] as number;
-  out[pos++] = scratch[3] as number;
+  numberView.setFloat32(0, value, true);
+  buffer[p] = numberBytes[0] as number;
+  buffer[p + 1] = numberBytes[1] as number;
+  buffer[p + 2] = numberBytes[2] as number;
+  buffer[p + 3] = numberBytes[3] as number;
+  return p + 4;
 }
 
-function writeBytes(value: Uint8Array): void {
-  const length = value.length;
-  if (length < 0x80) out[pos++] = length;
-  else writeVarint(length);
-  out.set(value, pos);
-  pos += length;
+function writeBytes(buffer: Uint8Array, p: number, value: Uint8Array): number {
+  p = writeVarint(buffer, p, value.length);
+  buffer.set(value, p);
+  return p + value.length;
 }
 
 /** Longest string written by the inline ASCII loop: its length prefix fits one byte. */
 const asciiMaxLength = 0x7f;
 
-function writeString(value: string): void {
+function writeString(buffer: Uint8Array, p: number, value: string): number {
   const length = value.length;
   if (length <= asciiMaxLength) {
     // Most envelope strings (ids, names, queues, header keys) are short ASCII: copy the
     // code units directly and fall back to the encoder at the first non-ASCII one.
-    const bytes = out;
-    let cursor = pos + 1;
     let i = 0;
     for (; i < length; i++) {
       const code = value.charCodeAt(i);
       if (code > 0x7f) break;
-      bytes[cursor++] = code;
+      buffer[p + 1 + i] = code;
     }
     if (i === length) {
-      bytes[pos] = length;
-      pos = cursor;
-      return;
+      buffer[p] = length;
+      return p + 1 + length;
     }
   }
+  return writeUtf8String(buffer, p, value);
+}
+
+/**
+ * Writes a string of a field whose values recur from message to message (task names,
+ * queues, reply addresses, worker ids, header keys) from a cache of their UTF-8: a lookup
+ * and one copy cost less than converting the string again, character by character
+ * (measured: 0.07 µs less per typical Task), all the more as it is usually the same string
+ * object each time, whose hash V8 keeps. Unique values (task ids) do not come here.
+ */
+function writeRecurringString(buffer: Uint8Array, p: number, value: string): number {
+  let bytes = recurringUtf8.get(value);
+  if (bytes === undefined) {
+    if (value.length > maxRecurringUtf16Length) return writeString(buffer, p, value);
+    // Dropping all at once keeps the bookkeeping trivial; a steady set of values refills it at once.
+    if (recurringUtf8.size === maxRecurringUtf8) recurringUtf8.clear();
+    bytes = textEncoder.encode(value);
+    recurringUtf8.set(value, bytes);
+  }
+  return writeBytes(buffer, p, bytes);
+}
+
+/** UTF-8 of recently written recurring strings (see `writeRecurringString`). */
+const recurringUtf8 = new Map<string, Uint8Array>();
+/** Entries of `recurringUtf8` before it is emptied. */
+const maxRecurringUtf8 = 256;
+/** Longest string `recurringUtf8` takes, in UTF-16 code units: longer ones are not typical. */
+const maxRecurringUtf16Length = 64;
+
+function writeUtf8String(buffer: Uint8Array, p: number, value: string): number {
   // The byte length is known only after encoding: guess the prefix size from the UTF-16
   // length (right for ASCII), encode behind it, and shift if the guess was short.
   // encodeInto replaces lone surrogates with U+FFFD, like TextEncoder.encode in ts-proto.
-  const guess = varintSize(length);
-  const start = pos;
-  const { written } = textEncoder.encodeInto(value, out.subarray(start + guess));
+  const guess = varintSize(value.length);
+  const { written } = textEncoder.encodeInto(value, buffer.subarray(p + guess));
   const size = varintSize(written);
-  if (size !== guess) out.copyWithin(start + size, start + guess, start + guess + written);
-  writeVarint(written);
-  pos += written;
+  if (size !== guess) buffer.copyWithin(p + size, p + guess, p + guess + written);
+  return writeVarint(buffer, p, written) + written;
 }
 
 // ---------------------------------------------------------------------------------------
 // Decoding
 //
-// The input and the read position are module state rather than a reader object: decoding
-// is synchronous and never re-entered, and this saves an allocation per decode. Every
-// read is checked against `end`, the end of the innermost message being read, so a field
-// can neither run past the input nor out of the message that contains it.
+// A Reader holds the input and the read position of one decode; the readers below take
+// it and `end`, the end of the innermost message being read. Every read is checked
+// against `end`, so a field can neither run past the input nor out of the message that
+// contains it. Each message's fields are read into local variables and the object is
+// built once at the end, in ts-proto's property order, so every decoded message of a type
+// has one shape.
 
 /** Shared empty value of absent `bytes` fields: zero-length, so nobody can write into it. */
-const emptyBytes = new Uint8Array(0);
+const emptyBytes: Uint8Array = new Uint8Array(0);
 // ignoreBOM: a leading U+FEFF in a protobuf string is text, not a byte-order mark.
 const textDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
-
-let input: Uint8Array = emptyBytes;
-let at = 0;
 
 /** Deepest nesting of groups in unknown fields that is skipped before giving up. */
 const maxGroupDepth = 100;
 
-function decodeTask(bytes: Uint8Array): Task {
-  input = bytes;
-  at = 0;
-  try {
-    return readTask(bytes.length);
-  } finally {
-    // Do not keep the caller's buffer alive until the next decode.
-    input = emptyBytes;
+/** The input of one decode and how far it has been read. */
+class Reader {
+  readonly bytes: Uint8Array;
+  pos = 0;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
   }
+}
+
+function decodeTask(bytes: Uint8Array): Task {
+  return readTask(new Reader(bytes), bytes.length);
 }
 
 function decodeReport(bytes: Uint8Array): Report {
-  input = bytes;
-  at = 0;
-  try {
-    return readReport(bytes.length);
-  } finally {
-    input = emptyBytes;
-  }
+  return readReport(new Reader(bytes), bytes.length);
 }
 
 function decodeProgress(bytes: Uint8Array): Progress {
-  input = bytes;
-  at = 0;
-  try {
-    return readProgress(bytes.length);
-  } finally {
-    input = emptyBytes;
-  }
+  return readProgress(new Reader(bytes), bytes.length);
 }
 
-function readTask(end: number): Task {
-  // Same property order as ts-proto's createBaseTask, so both produce one object shape.
-  const task: Task = {
-    id: "",
-    name: "",
-    payload: emptyBytes,
-    attempt: 0,
-    createdAtMs: 0,
-    replyTo: "",
-    reportLevel: 0,
-    priority: 0,
-    queue: "",
-    notBeforeMs: 0,
-    deadlineMs: 0,
-    timeoutMs: 0,
-    retry: undefined,
-    resultTtlMs: 0,
-    headers: {},
-  };
-  while (at < end) {
-    const tag = readTag(end);
+function readTask(reader: Reader, end: number): Task {
+  let id = "";
+  let name = "";
+  let payload = emptyBytes;
+  let attempt = 0;
+  let createdAtMs = 0;
+  let replyTo = "";
+  let reportLevel = 0;
+  let priority = 0;
+  let queue = "";
+  let notBeforeMs = 0;
+  let deadlineMs = 0;
+  let timeoutMs = 0;
+  let retry: RetryPolicy | undefined;
+  let resultTtlMs = 0;
+  const headers: Task["headers"] = {};
+  while (reader.pos < end) {
+    const tag = readUint32(reader, end);
     switch (tag) {
       case 10:
-        task.id = readString(end);
+        id = readString(reader, end);
         break;
       case 18:
-        task.name = readString(end);
+        name = readRecurringString(reader, end);
         break;
       case 26:
-        task.payload = readBytes(end);
+        payload = readBytes(reader, end);
         break;
       case 32:
-        task.attempt = readUint32(end);
+        attempt = readUint32(reader, end);
         break;
       case 40:
-        task.createdAtMs = readInt64(end);
+        createdAtMs = readInt64(reader, end);
         break;
       case 50:
-        task.replyTo = readString(end);
+        replyTo = readRecurringString(reader, end);
         break;
       case 56:
-        task.reportLevel = readUint32(end) | 0;
+        reportLevel = readUint32(reader, end) | 0;
         break;
       case 64:
-        task.priority = readUint32(end);
+        priority = readUint32(reader, end);
         break;
       case 74:
-        task.queue = readString(end);
+        queue = readRecurringString(reader, end);
         break;
       case 128:
-        task.notBeforeMs = readInt64(end);
+        notBeforeMs = readInt64(reader, end);
         break;
       case 136:
-        task.deadlineMs = readInt64(end);
+        deadlineMs = readInt64(reader, end);
         break;
       case 144:
-        task.timeoutMs = readUint32(end);
+        timeoutMs = readUint32(reader, end);
         break;
       case 154:
-        task.retry = readRetryPolicy(readDelimitedEnd(end), task.retry);
+        retry = readRetryPolicy(reader, readDelimitedEnd(reader, end), retry);
         break;
       case 160:
-        task.resultTtlMs = readUint32(end);
+        resultTtlMs = readUint32(reader, end);
         break;
       case 170:
-        readHeader(readDelimitedEnd(end), task.headers);
+        readHeader(reader, readDelimitedEnd(reader, end), headers);
         break;
       default:
-        skipField(tag, end, maxGroupDepth);
+        skipField(reader, tag, end, maxGroupDepth);
     }
   }
-  return task;
+  // Same property order as ts-proto's createBaseTask.
+  return {
+    id,
+    name,
+    payload,
+    attempt,
+    createdAtMs,
+    replyTo,
+    reportLevel,
+    priority,
+    queue,
+    notBeforeMs,
+    deadlineMs,
+    timeoutMs,
+    retry,
+    resultTtlMs,
+    headers,
+  };
 }
 
 /** Reads one map entry; a missing key or value is "" as in ts-proto, and a repeated key overwrites. */
-function readHeader(end: number, headers: Task["headers"]): void {
+function readHeader(reader: Reader, end: number, headers: Task["headers"]): void {
   let key = "";
   let value = "";
-  while (at < end) {
-    const tag = readTag(end);
-    if (tag === 10) key = readString(end);
-    else if (tag === 18) value = readString(end);
-    else skipField(tag, end, maxGroupDepth);
+  while (reader.pos < end) {
+    const tag = readUint32(reader, end);
+    if (tag === 10) key = readRecurringString(reader, end);
+    else if (tag === 18) value = readString(reader, end);
+    else skipField(reader, tag, end, maxGroupDepth);
   }
   // Plain assignment, as in ts-proto, so both drop a "__proto__" key the same way.
   headers[key] = value;
 }
 
-function readRetryPolicy(end: number, into: RetryPolicy | undefined): RetryPolicy {
-  const retry: RetryPolicy = into ?? {
-    maxAttempts: 0,
-    initialBackoffMs: 0,
-    multiplier: 0,
-    maxBackoffMs: 0,
-    jitter: 0,
-  };
-  while (at < end) {
-    const tag = readTag(end);
+/** Reads a RetryPolicy; one that occurs twice is merged into the first (`into`). */
+function readRetryPolicy(reader: Reader, end: number, into: RetryPolicy | undefined): RetryPolicy {
+  let maxAttempts = into?.maxAttempts ?? 0;
+  let initialBackoffMs = into?.initialBackoffMs ?? 0;
+  let multiplier = into?.multiplier ?? 0;
+  let maxBackoffMs = into?.maxBackoffMs ?? 0;
+  let jitter = into?.jitter ?? 0;
+  while (reader.pos < end) {
+    const tag = readUint32(reader, end);
     switch (tag) {
       case 8:
-        retry.maxAttempts = readUint32(end);
+        maxAttempts = readUint32(reader, end);
         break;
       case 16:
-        retry.initialBackoffMs = readUint32(end);
+        initialBackoffMs = readUint32(reader, end);
         break;
       case 25:
-        retry.multiplier = readDouble(end);
+        multiplier = readDouble(reader, end);
         break;
       case 32:
-        retry.maxBackoffMs = readUint32(end);
+        maxBackoffMs = readUint32(reader, end);
         break;
       case 41:
-        retry.jitter = readDouble(end);
+        jitter = readDouble(reader, end);
         break;
       default:
-        skipField(tag, end, maxGroupDepth);
+        skipField(reader, tag, end, maxGroupDepth);
     }
   }
-  return retry;
+  return { maxAttempts, initialBackoffMs, multiplier, maxBackoffMs, jitter };
 }
 
-function readReport(end: number): Report {
-  const report: Report = {
-    taskId: "",
-    name: "",
-    status: 0,
-    payload: emptyBytes,
-    error: undefined,
-    attempt: 0,
-    workerId: "",
-    atMs: 0,
-    nextAttemptAtMs: 0,
-  };
-  while (at < end) {
-    const tag = readTag(end);
+function readReport(reader: Reader, end: number): Report {
+  let taskId = "";
+  let name = "";
+  let status = 0;
+  let payload = emptyBytes;
+  let error: Failure | undefined;
+  let attempt = 0;
+  let workerId = "";
+  let atMs = 0;
+  let nextAttemptAtMs = 0;
+  while (reader.pos < end) {
+    const tag = readUint32(reader, end);
     switch (tag) {
       case 10:
-        report.taskId = readString(end);
+        taskId = readString(reader, end);
         break;
       case 18:
-        report.name = readString(end);
+        name = readRecurringString(reader, end);
         break;
       case 24:
-        report.status = readUint32(end) | 0;
+        status = readUint32(reader, end) | 0;
         break;
       case 34:
-        report.payload = readBytes(end);
+        payload = readBytes(reader, end);
         break;
       case 42:
-        report.error = readFailure(readDelimitedEnd(end), report.error);
+        error = readFailure(reader, readDelimitedEnd(reader, end), error);
         break;
       case 48:
-        report.attempt = readUint32(end);
+        attempt = readUint32(reader, end);
         break;
       case 58:
-        report.workerId = readString(end);
+        workerId = readRecurringString(reader, end);
         break;
       case 64:
-        report.atMs = readInt64(end);
+        atMs = readInt64(reader, end);
         break;
       case 128:
-        report.nextAttemptAtMs = readInt64(end);
+        nextAttemptAtMs = readInt64(reader, end);
         break;
       default:
-        skipField(tag, end, maxGroupDepth);
+        skipField(reader, tag, end, maxGroupDepth);
     }
   }
-  return report;
+  // Same property order as ts-proto's createBaseReport.
+  return { taskId, name, status, payload, error, attempt, workerId, atMs, nextAttemptAtMs };
 }
 
-function readFailure(end: number, into: Failure | undefined): Failure {
-  const failure: Failure = into ?? { code: 0, message: "", retryable: false, details: [] };
-  while (at < end) {
-    const tag = readTag(end);
+/** Reads a Failure; one that occurs twice is merged into the first (`into`), details appended. */
+function readFailure(reader: Reader, end: number, into: Failure | undefined): Failure {
+  let code = into?.code ?? 0;
+  let message = into?.message ?? "";
+  let retryable = into?.retryable ?? false;
+  const details = into?.details ?? [];
+  while (reader.pos < end) {
+    const tag = readUint32(reader, end);
     switch (tag) {
       case 8:
-        failure.code = readUint32(end) | 0;
+        code = readUint32(reader, end) | 0;
         break;
       case 18:
-        failure.message = readString(end);
+        message = readString(reader, end);
         break;
       case 24:
-        failure.retryable = readBool(end);
+        retryable = readBool(reader, end);
         break;
       case 34:
-        failure.details.push(readFailureDetail(readDelimitedEnd(end)));
+        details.push(readFailureDetail(reader, readDelimitedEnd(reader, end)));
         break;
       default:
-        skipField(tag, end, maxGroupDepth);
+        skipField(reader, tag, end, maxGroupDepth);
     }
   }
-  return failure;
+  return { code, message, retryable, details };
 }
 
-function readFailureDetail(end: number): FailureDetail {
-  const detail: FailureDetail = { type: "", value: emptyBytes };
-  while (at < end) {
-    const tag = readTag(end);
-    if (tag === 10) detail.type = readString(end);
-    else if (tag === 18) detail.value = readBytes(end);
-    else skipField(tag, end, maxGroupDepth);
+function readFailureDetail(reader: Reader, end: number): FailureDetail {
+  let type = "";
+  let value = emptyBytes;
+  while (reader.pos < end) {
+    const tag = readUint32(reader, end);
+    if (tag === 10) type = readRecurringString(reader, end);
+    else if (tag === 18) value = readBytes(reader, end);
+    else skipField(reader, tag, end, maxGroupDepth);
   }
-  return detail;
+  return { type, value };
 }
 
-function readProgress(end: number): Progress {
-  const progress: Progress = { percent: 0, message: "", detail: emptyBytes };
-  while (at < end) {
-    const tag = readTag(end);
+function readProgress(reader: Reader, end: number): Progress {
+  let percent = 0;
+  let message = "";
+  let detail = emptyBytes;
+  while (reader.pos < end) {
+    const tag = readUint32(reader, end);
     switch (tag) {
       case 13:
-        progress.percent = readFloat(end);
+        percent = readFloat(reader, end);
         break;
       case 18:
-        progress.message = readString(end);
+        message = readString(reader, end);
         break;
       case 26:
-        progress.detail = readBytes(end);
+        detail = readBytes(reader, end);
         break;
       default:
-        skipField(tag, end, maxGroupDepth);
+        skipField(reader, tag, end, maxGroupDepth);
     }
   }
-  return progress;
+  return { percent, message, detail };
 }
 
 function truncated(): Error {
   return new Error("invalid protobuf message: truncated input (a field runs past the end of its message)");
 }
 
-/** Reads a tag and rejects the ones no encoder writes: field number 0, wire types 6 and 7. */
-function readTag(end: number): number {
-  const tag = readUint32(end);
+/**
+ * Rejects the tags no encoder writes: field number 0, wire types 6 and 7. Only tags that
+ * are not a known field can be one of those, so only `skipField` checks.
+ */
+function checkTag(tag: number): void {
   if (tag >>> 3 === 0 || (tag & 7) > 5) {
     throw new Error(`invalid protobuf message: illegal tag (field ${tag >>> 3}, wire type ${tag & 7})`);
   }
-  return tag;
 }
 
 /**
  * Reads a varint as a uint32, keeping the low 32 bits of a longer one (negative int32
- * values are written as 10 bytes), as ts-proto does.
+ * values are written as 10 bytes), as ts-proto does. Tags, lengths and most values are a
+ * single byte: that case is small enough to be inlined where it is used.
  */
-function readUint32(end: number): number {
-  const bytes = input;
-  let p = at;
+function readUint32(reader: Reader, end: number): number {
+  const p = reader.pos;
+  if (p < end) {
+    const b = reader.bytes[p] as number;
+    if (b < 0x80) {
+      reader.pos = p + 1;
+      return b;
+    }
+  }
+  return readMultiByteUint32(reader, end);
+}
+
+function readMultiByteUint32(reader: Reader, end: number): number {
+  const bytes = reader.bytes;
+  let p = reader.pos;
   if (p >= end) throw truncated();
   let b = bytes[p++] as number;
-  if (b < 0x80) {
-    at = p;
-    return b;
-  }
   let value = b & 0x7f;
   b = bytes[p++] as number;
   value |= (b & 0x7f) << 7;
@@ -838,7 +903,7 @@ function readUint32(end: number): number {
   }
   // A read past the input yields undefined, which ends the varint; this catches it.
   if (p > end) throw truncated();
-  at = p;
+  reader.pos = p;
   return value >>> 0;
 }
 
@@ -846,9 +911,9 @@ function readUint32(end: number): number {
  * Reads an int64 varint as a number. Values beyond ±(2^53 - 1) throw, with ts-proto's
  * messages, rather than being rounded.
  */
-function readInt64(end: number): number {
-  const bytes = input;
-  let p = at;
+function readInt64(reader: Reader, end: number): number {
+  const bytes = reader.bytes;
+  let p = reader.pos;
   let low = 0;
   let high = 0;
   let b = 0x80;
@@ -869,7 +934,7 @@ function readInt64(end: number): number {
     }
   }
   if (p > end) throw truncated();
-  at = p;
+  reader.pos = p;
   // `high` is the signed high word, so this is the two's complement value; it is exact
   // whenever the result is a safe integer, and rounds away from the safe range otherwise.
   const value = high * twoTo32 + (low >>> 0);
@@ -878,9 +943,9 @@ function readInt64(end: number): number {
   return value;
 }
 
-function readBool(end: number): boolean {
-  const bytes = input;
-  let p = at;
+function readBool(reader: Reader, end: number): boolean {
+  const bytes = reader.bytes;
+  let p = reader.pos;
   let nonZero = false;
   let b = 0x80;
   for (let n = 0; b >= 0x80; n++) {
@@ -890,47 +955,106 @@ function readBool(end: number): boolean {
     if ((n === 9 ? b & 0x01 : b & 0x7f) !== 0) nonZero = true;
   }
   if (p > end) throw truncated();
-  at = p;
+  reader.pos = p;
   return nonZero;
 }
 
-function readDouble(end: number): number {
-  const p = at;
+function readDouble(reader: Reader, end: number): number {
+  const p = reader.pos;
   if (end - p < 8) throw truncated();
-  // Byte by byte: a subarray for scratch.set would be an allocation per double.
-  const bytes = input;
-  for (let i = 0; i < 8; i++) scratch[i] = bytes[p + i] as number;
-  at = p + 8;
-  return scratchView.getFloat64(0, true);
+  // Byte by byte: a subarray for numberBytes.set would be an allocation per double.
+  const bytes = reader.bytes;
+  for (let i = 0; i < 8; i++) numberBytes[i] = bytes[p + i] as number;
+  reader.pos = p + 8;
+  return numberView.getFloat64(0, true);
 }
 
-function readFloat(end: number): number {
-  const p = at;
+function readFloat(reader: Reader, end: number): number {
+  const p = reader.pos;
   if (end - p < 4) throw truncated();
-  const bytes = input;
-  scratch[0] = bytes[p] as number;
-  scratch[1] = bytes[p + 1] as number;
-  scratch[2] = bytes[p + 2] as number;
-  scratch[3] = bytes[p + 3] as number;
-  at = p + 4;
-  return scratchView.getFloat32(0, true);
+  const bytes = reader.bytes;
+  numberBytes[0] = bytes[p] as number;
+  numberBytes[1] = bytes[p + 1] as number;
+  numberBytes[2] = bytes[p + 2] as number;
+  numberBytes[3] = bytes[p + 3] as number;
+  reader.pos = p + 4;
+  return numberView.getFloat32(0, true);
 }
 
 /** Reads a length prefix and returns where the length-delimited value ends. */
-function readDelimitedEnd(end: number): number {
-  const length = readUint32(end);
-  if (length > end - at) throw truncated();
-  return at + length;
+function readDelimitedEnd(reader: Reader, end: number): number {
+  const length = readUint32(reader, end);
+  if (length > end - reader.pos) throw truncated();
+  return reader.pos + length;
 }
 
-function readBytes(end: number): Uint8Array {
-  const stop = readDelimitedEnd(end);
-  const start = at;
-  at = stop;
+function readBytes(reader: Reader, end: number): Uint8Array {
+  const stop = readDelimitedEnd(reader, end);
+  const start = reader.pos;
+  reader.pos = stop;
   // A view, not a copy, as in ts-proto: the payload is usually handed on once, unchanged.
   // Always a plain Uint8Array, also when the input is a Buffer (socket data, or our own
   // pooled output), so decoded messages look the same whatever carried them.
-  return new Uint8Array(input.buffer, input.byteOffset + start, stop - start);
+  const bytes = reader.bytes;
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, stop - start);
+}
+
+function readString(reader: Reader, end: number): string {
+  const stop = readDelimitedEnd(reader, end);
+  const start = reader.pos;
+  reader.pos = stop;
+  return decodeUtf8(reader.bytes, start, stop);
+}
+
+/**
+ * Reads a string of a field whose values recur from message to message (task names,
+ * queues, reply addresses, worker ids, header keys), through a small cache of recently
+ * decoded strings and their bytes. Comparing the bytes costs a fraction of decoding them
+ * again, which is a call into the runtime even for a few ASCII bytes (measured: 0.05 µs
+ * against 0.15 µs for 24 bytes). Unique values (task ids) do not come here, so they
+ * neither miss nor evict.
+ */
+function readRecurringString(reader: Reader, end: number): string {
+  const stop = readDelimitedEnd(reader, end);
+  const start = reader.pos;
+  reader.pos = stop;
+  const length = stop - start;
+  if (length === 0) return "";
+  const bytes = reader.bytes;
+  if (length > maxCachedLength) return decodeUtf8(bytes, start, stop);
+  // Length, first, middle and last byte tell apart most recurring values (names that
+  // share a prefix end differently); a collision only costs a miss.
+  const slot =
+    (length +
+      (bytes[start] as number) * 3 +
+      (bytes[start + (length >> 1)] as number) * 5 +
+      (bytes[stop - 1] as number) * 7) &
+    (stringCacheSlots - 1);
+  const cachedAt = slot * maxCachedLength;
+  if (stringCacheLengths[slot] === length && sameBytes(bytes, start, stringCacheBytes, cachedAt, length)) {
+    return stringCacheValues[slot] as string;
+  }
+  const value = decodeUtf8(bytes, start, stop);
+  stringCacheValues[slot] = value;
+  stringCacheLengths[slot] = length;
+  for (let i = 0; i < length; i++) stringCacheBytes[cachedAt + i] = bytes[start + i] as number;
+  return value;
+}
+
+/** Number of slots of the recurring-string cache; a power of two. */
+const stringCacheSlots = 256;
+/** Longest string cached, in bytes: longer ones are neither typical nor cheap to compare. */
+const maxCachedLength = 64;
+/** Per slot: the decoded string, the length of its bytes, and the bytes (at slot * maxCachedLength). */
+const stringCacheValues: string[] = new Array<string>(stringCacheSlots).fill("");
+const stringCacheLengths = new Uint8Array(stringCacheSlots);
+const stringCacheBytes = new Uint8Array(stringCacheSlots * maxCachedLength);
+
+function sameBytes(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number, length: number): boolean {
+  for (let i = 0; i < length; i++) {
+    if (a[aStart + i] !== b[bStart + i]) return false;
+  }
+  return true;
 }
 
 /**
@@ -961,13 +1085,10 @@ function findUtf8Slice(): Utf8Slice | undefined {
 /** Longest string decoded by the inline ASCII loop; longer ones are cheaper in TextDecoder. */
 const asciiDecodeMaxLength = 32;
 
-function readString(end: number): string {
-  const stop = readDelimitedEnd(end);
-  const start = at;
-  at = stop;
-  if (nodeUtf8Slice !== undefined) return nodeUtf8Slice.call(input, start, stop);
+/** Decodes UTF-8; invalid sequences become U+FFFD, as in ts-proto. */
+function decodeUtf8(bytes: Uint8Array, start: number, stop: number): string {
+  if (nodeUtf8Slice !== undefined) return nodeUtf8Slice.call(bytes, start, stop);
   const length = stop - start;
-  const bytes = input;
   if (length <= asciiDecodeMaxLength) {
     const codes: number[] = new Array(length);
     for (let i = 0; i < length; i++) {
@@ -977,37 +1098,38 @@ function readString(end: number): string {
     }
     return String.fromCharCode.apply(undefined, codes);
   }
-  // Invalid UTF-8 becomes U+FFFD, as in ts-proto.
   return textDecoder.decode(bytes.subarray(start, stop));
 }
 
 /** Skips one field whose tag has been read, with the checks of every other read. */
-function skipField(tag: number, end: number, depth: number): void {
+function skipField(reader: Reader, tag: number, end: number, depth: number): void {
+  checkTag(tag);
   switch (tag & 7) {
     case 0:
-      readBool(end);
+      readBool(reader, end);
       return;
     case 1:
-      if (end - at < 8) throw truncated();
-      at += 8;
+      if (end - reader.pos < 8) throw truncated();
+      reader.pos += 8;
       return;
     case 2:
-      at = readDelimitedEnd(end);
+      reader.pos = readDelimitedEnd(reader, end);
       return;
     case 3: {
       if (depth === 0) throw new Error("invalid protobuf message: groups nested too deeply");
       for (;;) {
-        const inner = readTag(end);
+        const inner = readUint32(reader, end);
+        checkTag(inner);
         if ((inner & 7) === 4) {
           if (inner >>> 3 !== tag >>> 3) throw new Error("invalid protobuf message: mismatched end-group tag");
           return;
         }
-        skipField(inner, end, depth - 1);
+        skipField(reader, inner, end, depth - 1);
       }
     }
     case 5:
-      if (end - at < 4) throw truncated();
-      at += 4;
+      if (end - reader.pos < 4) throw truncated();
+      reader.pos += 4;
       return;
     default:
       // Wire type 4: an end-group tag without a group. ts-proto stops decoding there

@@ -351,10 +351,35 @@ describe("envelope codec: encoding", () => {
     const encoded = tasks.map((task) => envelopeCodec.encodeTask(task));
     for (const [i, task] of tasks.entries()) {
       const bytes = encoded[i] as Uint8Array;
-      // On Node results are slices of Buffer's pool (see finish() in envelope-codec.ts):
+      // Typical results are views of a shared block (see claim() in envelope-codec.ts):
       // what counts is that no later encode writes into an earlier result.
       assertSameBytes(bytes, Task.encode(task).finish(), `task ${i} after later encodes`);
     }
+  });
+
+  it("carves small results from shared blocks without overlap, across many blocks and large messages", () => {
+    const large = new Uint8Array(10_000).fill(3);
+    const messages: (Task | Report)[] = [];
+    for (let i = 0; i < 2000; i++) {
+      if (i % 3 === 2) {
+        messages.push({ ...Report.fromPartial({}), taskId: `task-${i}`, name: "example.v1.MathTasks/Add", atMs: i });
+      } else {
+        const payload = i % 97 === 0 ? large : Uint8Array.of(i & 0xff, 1, 2);
+        messages.push({ ...emptyTask(), id: `task-${i}`, name: "example.v1.MathTasks/Add", payload, attempt: i });
+      }
+    }
+    const encode = (message: Task | Report): Uint8Array =>
+      "id" in message ? envelopeCodec.encodeTask(message) : envelopeCodec.encodeReport(message);
+    const encoded = messages.map(encode);
+    const blocks = new Set<ArrayBufferLike>();
+    for (const [i, message] of messages.entries()) {
+      const bytes = encoded[i] as Uint8Array;
+      const expected = "id" in message ? Task.encode(message).finish() : Report.encode(message).finish();
+      assertSameBytes(bytes, expected, `message ${i} after later encodes`);
+      assert.equal(bytes.byteOffset % 8, 0, `message ${i} is 8-byte aligned`);
+      blocks.add(bytes.buffer);
+    }
+    assert.ok(blocks.size > 10, `${blocks.size} buffers`);
   });
 
   it("handles payloads larger than the retained buffer, and small messages after them", () => {
@@ -739,6 +764,81 @@ describe("envelope codec: malformed input", () => {
       }
     }
     assert.ok(decoded > 0 && decoded < prefixes, `${decoded} of ${prefixes} prefixes decoded`);
+  });
+});
+
+describe("envelope codec: caches of recurring strings", () => {
+  /**
+   * Strings of 24 bytes that agree in the first, middle and last byte, which pick the
+   * decoder's cache slot, so they all compete for one slot: ASCII, other UTF-8, and
+   * invalid UTF-8 that decodes to as many code units as it has bytes.
+   */
+  function collidingContents(): number[][] {
+    const variants = [[0x62], [0x63], [0x64], [...new TextEncoder().encode("é€")], [0xff, 0xfe], [0xc3]];
+    return variants.map((variant) => {
+      const content = new Array<number>(24).fill(0x62);
+      content.splice(1, variant.length, ...variant);
+      content[0] = 0x61;
+      content[12] = 0x6d;
+      content[23] = 0x7a;
+      return content;
+    });
+  }
+
+  it("decodes recurring fields exactly when their values compete for one cache slot", () => {
+    const contents = collidingContents();
+    // Every recurring field of Task (name, reply_to, queue, header key) and of Report
+    // (name, worker_id, failure detail type), each value several times in a row and interleaved.
+    for (let round = 0; round < 3; round++) {
+      for (const content of [...contents, ...contents.toReversed()]) {
+        for (const repeat of [1, 2]) {
+          const task = bytesOf(
+            delimited(2, content),
+            delimited(6, content),
+            delimited(9, content),
+            delimited(21, [...delimited(1, content), ...delimited(2, content)]),
+          );
+          assert.deepStrictEqual(envelopeCodec.decodeTask(task), Task.decode(task), `task ${content} #${repeat}`);
+          const report = bytesOf(
+            delimited(2, content),
+            delimited(5, delimited(4, delimited(1, content))),
+            delimited(7, content),
+          );
+          assert.deepStrictEqual(
+            envelopeCodec.decodeReport(report),
+            Report.decode(report),
+            `report ${content} #${repeat}`,
+          );
+        }
+      }
+    }
+  });
+
+  it("decodes recurring values of every length around the longest cached one", () => {
+    for (const length of [1, 2, 63, 64, 65, 200]) {
+      for (const fill of [0x61, 0x62, 0x61]) {
+        const bytes = bytesOf(delimited(2, new Array<number>(length).fill(fill)));
+        assert.equal(envelopeCodec.decodeTask(bytes).name, String.fromCharCode(fill).repeat(length));
+      }
+    }
+  });
+
+  it("encodes recurring fields exactly, also after the cache has been emptied and for lone surrogates", () => {
+    const names = Array.from({ length: 700 }, (_, i) => `example.v1.Service${i}/Method`);
+    names.push("\ud800", "x\udfffy", "é€😀", "a".repeat(64), "a".repeat(65));
+    for (let round = 0; round < 2; round++) {
+      for (const name of names) {
+        const task = { ...emptyTask(), name, queue: name, replyTo: name, headers: { [name]: name } };
+        assertSameBytes(envelopeCodec.encodeTask(task), Task.encode(task).finish(), `task ${name}`);
+        const report = {
+          ...Report.fromPartial({}),
+          name,
+          workerId: name,
+          error: { code: 0, message: "", retryable: false, details: [{ type: name, value: new Uint8Array(0) }] },
+        };
+        assertSameBytes(envelopeCodec.encodeReport(report), Report.encode(report).finish(), `report ${name}`);
+      }
+    }
   });
 });
 
