@@ -17,7 +17,6 @@ import { PendingCalls } from "./pending-calls.js";
 import { reportFromEnvelope } from "./report-from-envelope.js";
 import type { MethodDefinition } from "./service-definition.js";
 import { TaskError } from "./task-error.js";
-import { taskKey } from "./task-key.js";
 import type { ResolvedTaskOptions } from "./task-options.js";
 import type { Inbox, Transport } from "./transport/transport.js";
 
