@@ -9,6 +9,12 @@ export interface MemoryTransportOptions {
   readonly resultTtlMs?: number;
   /** Dead letters kept per queue; beyond it the oldest are dropped. Default: 10,000. */
   readonly maxDeadLetters?: number;
+  /**
+   * Most final outcomes (and pending claims) kept; beyond it the ones closest to expiry
+   * are dropped early, so a process running many tasks does not grow without bound.
+   * Default: 100,000.
+   */
+  readonly maxResults?: number;
 }
 
 /**
@@ -28,7 +34,10 @@ export interface MemoryTransportOptions {
 export function createMemoryTransport(options: MemoryTransportOptions = {}): Transport {
   const tasks = new MemoryTaskBroker({ maxDeadLetters: options.maxDeadLetters ?? 10_000 });
   const reports = new MemoryReportRouter();
-  const results = new MemoryResultStore(options.resultTtlMs ?? 10 * 60_000);
+  const results = new MemoryResultStore({
+    defaultTtlMs: options.resultTtlMs ?? 10 * 60_000,
+    maxEntries: options.maxResults ?? 100_000,
+  });
   let closed = false;
   return {
     tasks,
