@@ -2,12 +2,15 @@ import type { Inbox, InboxOptions, ReportRouter, Subscription } from "./transpor
 
 /**
  * In-process report routing: inboxes by address, and broadcast to every subscriber.
- * Reports are handed over on a microtask, never on the sender's stack, and in the
- * order they were sent.
+ * Reports are handed over later, never on the sender's stack, and in the order they were
+ * sent: queued, then delivered in one batch on a microtask.
  */
 export class MemoryReportRouter implements ReportRouter {
   private readonly inboxes = new Map<string, InboxOptions>();
   private readonly subscribers = new Set<InboxOptions>();
+  /** Reports waiting for delivery, as receiver, report, receiver, report, … */
+  private queued: (InboxOptions | Uint8Array)[] = [];
+  private flushScheduled = false;
   private nextInbox = 0;
   private closed = false;
 
@@ -28,13 +31,13 @@ export class MemoryReportRouter implements ReportRouter {
   send(address: string, report: Uint8Array): Promise<void> {
     if (this.closed) return Promise.reject(closedError());
     const inbox = this.inboxes.get(address);
-    if (inbox !== undefined) queueMicrotask(() => inbox.onReport(report));
+    if (inbox !== undefined) this.enqueue(inbox, report);
     return done;
   }
 
   async broadcast(report: Uint8Array): Promise<void> {
     this.assertOpen();
-    for (const subscriber of this.subscribers) queueMicrotask(() => subscriber.onReport(report));
+    for (const subscriber of this.subscribers) this.enqueue(subscriber, report);
   }
 
   async subscribe(options: InboxOptions): Promise<Subscription> {
@@ -48,6 +51,23 @@ export class MemoryReportRouter implements ReportRouter {
       },
     };
   }
+
+  private enqueue(receiver: InboxOptions, report: Uint8Array): void {
+    this.queued.push(receiver, report);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // A promise reaction rather than queueMicrotask, which makes an AsyncResource per call.
+    done.then(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const batch = this.queued;
+    this.queued = [];
+    for (let i = 0; i < batch.length; i += 2) {
+      (batch[i] as InboxOptions).onReport(batch[i + 1] as Uint8Array);
+    }
+  };
 
   /** Drops every inbox and subscriber. */
   close(): void {

@@ -165,7 +165,7 @@ export class MemoryTaskBroker implements TaskBroker {
     // 64th waits for the next turn of the event loop so that I/O and timers are never
     // starved by a saturated in-process queue.
     if (++this.microtaskPumps % 64 === 0) setImmediate(this.pumpNow);
-    else queueMicrotask(this.pumpNow);
+    else done.then(this.pumpNow); // not queueMicrotask: it makes an AsyncResource per call
   }
 
   private pump(): void {
