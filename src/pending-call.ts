@@ -28,8 +28,9 @@ export interface PendingCallHost {
  * result exactly once.
  */
 export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
-  private readonly sentOutcome = new LazyPromise<void>();
-  private readonly resultOutcome = new LazyPromise<Res>();
+  /** Made on first access of `sent` / `result`, from the state at that time. */
+  private sentOutcome: LazyPromise<void> | undefined;
+  private resultOutcome: LazyPromise<Res> | undefined;
   private readonly history: TaskReport<Res>[] = [];
   private wakeReaders: (() => void)[] | undefined;
   private sentSeen = false;
@@ -49,10 +50,21 @@ export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
   }
 
   get sent(): Promise<void> {
+    if (this.sentOutcome === undefined) {
+      this.sentOutcome = new LazyPromise<void>();
+      if (this.sentSeen) this.sentOutcome.resolve();
+      else if (this.final !== undefined && this.final.status !== "success") this.sentOutcome.reject(this.final.error);
+    }
     return this.sentOutcome.promise;
   }
 
   get result(): Promise<Res> {
+    if (this.resultOutcome === undefined) {
+      this.resultOutcome = new LazyPromise<Res>();
+      const final = this.final;
+      if (final?.status === "success") this.resultOutcome.resolve(final.response);
+      else if (final !== undefined) this.resultOutcome.reject(final.error);
+    }
     return this.resultOutcome.promise;
   }
 
@@ -105,7 +117,7 @@ export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
   markSent(atMs: number): void {
     if (this.sentSeen || this.final !== undefined) return;
     this.sentSeen = true;
-    this.sentOutcome.resolve();
+    this.sentOutcome?.resolve();
     this.push({ status: "sent", taskId: this.id, name: this.name, attempt: 0, atMs, workerId: "" });
   }
 
@@ -141,10 +153,10 @@ export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
   private settle(report: FinalReport<Res>): void {
     if (this.final !== undefined) return;
     this.final = report;
-    if (!this.sentSeen && report.status !== "success") this.sentOutcome.reject(report.error);
+    if (!this.sentSeen && report.status !== "success") this.sentOutcome?.reject(report.error);
     this.push(report);
-    if (report.status === "success") this.resultOutcome.resolve(report.response);
-    else this.resultOutcome.reject(report.error);
+    if (report.status === "success") this.resultOutcome?.resolve(report.response);
+    else this.resultOutcome?.reject(report.error);
     const cleanups = this.cleanups;
     this.cleanups = undefined;
     if (cleanups !== undefined) for (const cleanup of cleanups) cleanup();
