@@ -57,7 +57,8 @@ export class MemoryReportRouter implements ReportRouter {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // A promise reaction rather than queueMicrotask, which makes an AsyncResource per call.
-    done.then(this.flush);
+    // flush() does not throw.
+    void done.then(this.flush);
   }
 
   private readonly flush = (): void => {
@@ -65,7 +66,13 @@ export class MemoryReportRouter implements ReportRouter {
     const batch = this.queued;
     this.queued = [];
     for (let i = 0; i < batch.length; i += 2) {
-      (batch[i] as InboxOptions).onReport(batch[i + 1] as Uint8Array);
+      const receiver = batch[i] as InboxOptions;
+      try {
+        receiver.onReport(batch[i + 1] as Uint8Array);
+      } catch (error) {
+        // One faulty receiver must not cost the others their reports.
+        receiver.onError(error);
+      }
     }
   };
 

@@ -16,6 +16,7 @@ interface MemoryConsumer {
   readonly queues: readonly string[];
   readonly prefetch: number;
   readonly onDelivery: (delivery: Delivery) => void;
+  readonly onError: (error: unknown) => void;
   outstanding: number;
   stopped: boolean;
 }
@@ -102,6 +103,7 @@ export class MemoryTaskBroker implements TaskBroker {
       queues: options.queues,
       prefetch: Math.max(1, options.prefetch),
       onDelivery: options.onDelivery,
+      onError: options.onError,
       outstanding: 0,
       stopped: false,
     };
@@ -165,7 +167,8 @@ export class MemoryTaskBroker implements TaskBroker {
     // 64th waits for the next turn of the event loop so that I/O and timers are never
     // starved by a saturated in-process queue.
     if (++this.microtaskPumps % 64 === 0) setImmediate(this.pumpNow);
-    else done.then(this.pumpNow); // not queueMicrotask: it makes an AsyncResource per call
+    // Not queueMicrotask: it makes an AsyncResource per call. pump() does not throw.
+    else void done.then(this.pumpNow);
   }
 
   private pump(): void {
@@ -180,7 +183,14 @@ export class MemoryTaskBroker implements TaskBroker {
         const entry = queue.take() as Entry;
         entry.deliveryCount++;
         consumer.outstanding++;
-        consumer.onDelivery(this.delivery(entry, consumer, queue));
+        const delivery = this.delivery(entry, consumer, queue);
+        try {
+          consumer.onDelivery(delivery);
+        } catch (error) {
+          // The consumer could not take it: give the task back rather than lose it.
+          consumer.onError(error);
+          delivery.release().catch(consumer.onError);
+        }
       }
     }
   }
