@@ -169,6 +169,12 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       assert.ok(retry?.status === "retry");
       assert.equal(retry.error.code, "unavailable");
       assert.ok(retry.nextAttemptAtMs >= retry.atMs + 5);
+      // Exponential: the second wait is the first times the multiplier (5 ms, then 10 ms).
+      const secondRetry = reports[4];
+      assert.ok(secondRetry?.status === "retry");
+      assert.ok(secondRetry.nextAttemptAtMs >= secondRetry.atMs + 10);
+      const third = reports[5];
+      assert.ok(third !== undefined && third.atMs >= secondRetry.nextAttemptAtMs, "not run before its backoff passed");
 
       const error = await rejection(tasks.add({ a: 2 }));
       assert.equal(error.code, "failed_precondition");
