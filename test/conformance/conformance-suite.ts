@@ -174,7 +174,8 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       assert.ok(secondRetry?.status === "retry");
       assert.ok(secondRetry.nextAttemptAtMs >= secondRetry.atMs + 10);
       const third = reports[5];
-      assert.ok(third !== undefined && third.atMs >= secondRetry.nextAttemptAtMs, "not run before its backoff passed");
+      // Within the 5 ms a worker tolerates (timers and the wall clock differ by a little).
+      assert.ok(third !== undefined && third.atMs >= secondRetry.nextAttemptAtMs - 5, "not run before its backoff");
 
       const error = await rejection(tasks.add({ a: 2 }));
       assert.equal(error.code, "failed_precondition");
