@@ -81,6 +81,11 @@ export class Caller implements PendingCallHost {
   ): PendingCall<Res> {
     const id = callOptions.id ?? settings.generateId();
     const call = new PendingCall<Res>(id, method.taskName, method.response, this);
+    const signal = callOptions.signal;
+    if (signal?.aborted) {
+      call.settleLocally("cancelled", TaskError.from(signal.reason, "cancelled"));
+      return call;
+    }
     if (this.pending.has(method.taskName, id)) {
       // The same task is pending in this process: share its outcome, send nothing.
       this.pending.add(call as PendingCall<unknown>);
@@ -102,11 +107,6 @@ export class Caller implements PendingCallHost {
           { retryable: false },
         ),
       );
-      return call;
-    }
-    const signal = callOptions.signal;
-    if (signal?.aborted) {
-      call.settleLocally("cancelled", TaskError.from(signal.reason, "cancelled"));
       return call;
     }
     this.pending.add(call as PendingCall<unknown>);
