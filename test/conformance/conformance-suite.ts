@@ -632,6 +632,32 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       await assert.rejects(worker.serve(world.Tasks, { add: () => ({}), divide: () => ({}), countPrimes: () => ({}) }));
     });
 
+    it("close({ timeoutMs }) gives a task that outlives it back to the broker; another worker finishes it", async () => {
+      await using world = await setup(factory);
+      const started = deferred();
+      const neverEnds = deferred();
+      const first = world.makeWorker();
+      await first.serve(world.Tasks, {
+        add: async () => {
+          started.resolve();
+          await neverEnds.promise; // ignores its signal
+          return { sum: -1 };
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const call = createClient(world.Tasks, world.transport).add({ a: 20, b: 22 });
+      await started.promise;
+      await first.close({ timeoutMs: 50 });
+      await world.makeWorker().serve(world.Tasks, {
+        add: ({ a, b }, context) => ({ sum: a + b + context.attempt - 1 }),
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      assert.deepEqual(await call, { sum: 42 }, "the same attempt, delivered again");
+      neverEnds.resolve();
+    });
+
     it("never runs more handlers at once than the worker's concurrency", async () => {
       await using world = await setup(factory);
       let running = 0;
