@@ -658,6 +658,40 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       neverEnds.resolve();
     });
 
+    it("dead-letters a task delivered more often than maxDeliveries, failing it with ABORTED", async () => {
+      await using world = await setup(factory);
+      const started = deferred();
+      const neverEnds = deferred();
+      const first = world.makeWorker();
+      await first.serve(world.Tasks, {
+        add: async () => {
+          started.resolve();
+          await neverEnds.promise;
+          return {};
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const call = createClient(world.Tasks, world.transport).add({});
+      await started.promise;
+      await first.close({ timeoutMs: 10 });
+      let ran = false;
+      await world.makeWorker({ maxDeliveries: 1 }).serve(world.Tasks, {
+        add: () => {
+          ran = true;
+          return {};
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      const error = await rejection(call);
+      assert.equal(error.code, "aborted");
+      assert.equal(ran, false);
+      const letters = await world.transport.tasks.deadLetters(world.queue);
+      assert.match(letters[0]?.reason ?? "", /^aborted: delivered 2 times/);
+      neverEnds.resolve();
+    });
+
     it("never runs more handlers at once than the worker's concurrency", async () => {
       await using world = await setup(factory);
       let running = 0;
