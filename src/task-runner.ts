@@ -222,10 +222,12 @@ export class TaskRunner {
   private async failOrRetry(delivery: Delivery, task: TaskEnvelope, key: string, error: TaskError): Promise<void> {
     const maxAttempts = Math.max(1, task.retry?.maxAttempts ?? 1);
     if (error.retryable && task.retry !== undefined && task.attempt < maxAttempts) {
-      const nextAttemptAtMs = Date.now() + backoffMs(task.retry, task.attempt);
+      // One clock reading for both times, so the report says exactly how long the wait is.
+      const now = Date.now();
+      const nextAttemptAtMs = now + backoffMs(task.retry, task.attempt);
       if (task.deadlineMs === 0 || nextAttemptAtMs < task.deadlineMs) {
         const next: TaskEnvelope = { ...task, attempt: task.attempt + 1, notBeforeMs: nextAttemptAtMs };
-        const report = this.report(task, "retry", noBytes, failureOf(error), nextAttemptAtMs);
+        const report = this.report(task, "retry", noBytes, failureOf(error), nextAttemptAtMs, now);
         if (this.wants(task, "retry")) await this.deliverReport(task, encodeReport(report), noWatchers);
         await delivery.retry(outgoing(next, delivery.queue));
         this.settings.events.emit({
@@ -357,6 +359,7 @@ export class TaskRunner {
     payload: Uint8Array = noBytes,
     error: Failure | undefined = undefined,
     nextAttemptAtMs = 0,
+    atMs = Date.now(),
   ): ReportEnvelope {
     // One literal in field order, not createReport's spread: a report is made for every
     // status of every task.
@@ -368,7 +371,7 @@ export class TaskRunner {
       error,
       attempt: task.attempt,
       workerId: this.settings.workerId,
-      atMs: Date.now(),
+      atMs,
       nextAttemptAtMs,
     };
   }
