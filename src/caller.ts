@@ -7,6 +7,7 @@ import {
   encodeTask,
   failureOf,
   ReportLevel,
+  type RetryPolicy,
   type TaskEnvelope,
   wireStatus,
 } from "./envelope.js";
@@ -181,7 +182,12 @@ export class Caller implements PendingCallHost {
     this.pending.remove(call as PendingCall<unknown>);
   }
 
-  private async send<Req, Res>(
+  /**
+   * Publishes the task (claiming its key first if the id was chosen by the user). Not an
+   * `async` function: the common path (inbox open, no claim) returns the publish promise
+   * with one reaction, which matters because it runs for every call.
+   */
+  private send<Req, Res>(
     call: PendingCall<Res>,
     method: MethodDefinition<Req, Res>,
     options: ResolvedTaskOptions,
@@ -191,25 +197,49 @@ export class Caller implements PendingCallHost {
     claim: boolean,
   ): Promise<void> {
     const selection = callOptions.reports ?? "all";
-    const replyTo = selection === "none" ? "" : this.inboxAddress || (await this.openInbox());
+    if (selection !== "none" && this.inboxAddress === "") {
+      return this.openInbox().then(() => this.send(call, method, options, payload, callOptions, settings, claim));
+    }
+    const replyTo = selection === "none" ? "" : this.inboxAddress;
+    if (claim) return this.claimThenPublish(call, method, options, payload, callOptions, settings, replyTo);
+    return this.publish(call, method, options, payload, callOptions, settings, replyTo);
+  }
+
+  /** A caller-chosen id may name a task that exists already: attach to it instead of running it twice. */
+  private async claimThenPublish<Req, Res>(
+    call: PendingCall<Res>,
+    method: MethodDefinition<Req, Res>,
+    options: ResolvedTaskOptions,
+    payload: Uint8Array,
+    callOptions: CallOptions,
+    settings: CallSettings,
+    replyTo: string,
+  ): Promise<void> {
+    const now = Date.now();
+    // The claim outlives the delay by the result retention.
+    const delayMs = Math.max(0, startTime(callOptions, now) - now);
+    const claimed = await this.transport.results.claim(call.key, replyTo, delayMs + options.resultTtlMs);
+    if (claimed.status === "claimed") {
+      return this.publish(call, method, options, payload, callOptions, settings, replyTo);
+    }
+    call.markSent(Date.now());
+    // settled: the recorded outcome is the answer. pending: it will be sent to our inbox.
+    if (claimed.status === "settled") this.route(claimed.report);
+  }
+
+  private publish<Req, Res>(
+    call: PendingCall<Res>,
+    method: MethodDefinition<Req, Res>,
+    options: ResolvedTaskOptions,
+    payload: Uint8Array,
+    callOptions: CallOptions,
+    settings: CallSettings,
+    replyTo: string,
+  ): Promise<void> {
+    if (call.settled) return done; // timed out or cancelled while the inbox opened
+    const selection = callOptions.reports ?? "all";
     const now = Date.now();
     const notBeforeMs = startTime(callOptions, now);
-    if (claim) {
-      // A caller-chosen id may name a task that exists already: attach to it instead of
-      // running it twice. The claim outlives the delay by the result retention.
-      const key = call.key;
-      const claimed = await this.transport.results.claim(
-        key,
-        replyTo,
-        Math.max(0, notBeforeMs - now) + options.resultTtlMs,
-      );
-      if (claimed.status !== "claimed") {
-        call.markSent(Date.now());
-        // settled: the recorded outcome is the answer. pending: it will be sent to our inbox.
-        if (claimed.status === "settled") this.route(claimed.report);
-        return;
-      }
-    }
     const task: TaskEnvelope = {
       id: call.id,
       name: method.taskName,
@@ -223,43 +253,23 @@ export class Caller implements PendingCallHost {
       notBeforeMs,
       deadlineMs: timeOf(callOptions.deadline),
       timeoutMs: options.timeoutMs,
-      retry:
-        options.maxAttempts > 1
-          ? {
-              maxAttempts: options.maxAttempts,
-              initialBackoffMs: options.initialBackoffMs,
-              multiplier: options.backoffMultiplier,
-              maxBackoffMs: options.maxBackoffMs,
-              jitter: options.backoffJitter,
-            }
-          : undefined,
+      retry: retryPolicyOf(options),
       resultTtlMs: options.resultTtlMs,
-      headers: lowerCaseKeys(callOptions.headers),
+      headers: callOptions.headers === undefined ? noHeaders : lowerCaseKeys(callOptions.headers),
     };
-    if (call.settled) return; // timed out or cancelled while the inbox opened
-    await this.transport.tasks.publish({
-      id: call.id,
-      queue: options.queue,
-      body: encodeTask(task),
-      priority: options.priority,
-      notBeforeMs,
-    });
-    call.markSent(Date.now());
-    if (settings.events.hasListeners) {
-      settings.events.emit({ type: "task-published", taskId: call.id, name: call.name, queue: options.queue });
-    }
-    if (selection === "none") {
-      call.settleLocally(
-        "failure",
-        new TaskError(
-          'the call asked for no reports (reports: "none"), so its outcome is not awaited',
-          "failed_precondition",
-          {
-            retryable: false,
-          },
-        ),
-      );
-    }
+    const body = encodeTask(task);
+    return this.transport.tasks
+      .publish({ id: call.id, queue: options.queue, body, priority: options.priority, notBeforeMs })
+      .then(() => {
+        call.markSent(Date.now());
+        if (settings.events.hasListeners) {
+          settings.events.emit({ type: "task-published", taskId: call.id, name: call.name, queue: options.queue });
+        }
+        if (selection === "none") {
+          const why = 'the call asked for no reports (reports: "none"), so its outcome is not awaited';
+          call.settleLocally("failure", new TaskError(why, "failed_precondition", { retryable: false }));
+        }
+      });
   }
 
   private openInbox(): Promise<string> {
@@ -316,6 +326,30 @@ function abortReason(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
   if (reason instanceof Error) return reason.message;
   return reason === undefined ? "the call's signal was aborted" : String(reason);
+}
+
+const done: Promise<void> = Promise.resolve();
+
+/** Headers of calls that give none; the encoder only reads them. */
+const noHeaders: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+const retryPolicies = new WeakMap<ResolvedTaskOptions, RetryPolicy | undefined>();
+
+/** The envelope's retry policy for resolved options, made once per options object. */
+function retryPolicyOf(options: ResolvedTaskOptions): RetryPolicy | undefined {
+  if (retryPolicies.has(options)) return retryPolicies.get(options);
+  const policy =
+    options.maxAttempts > 1
+      ? {
+          maxAttempts: options.maxAttempts,
+          initialBackoffMs: options.initialBackoffMs,
+          multiplier: options.backoffMultiplier,
+          maxBackoffMs: options.maxBackoffMs,
+          jitter: options.backoffJitter,
+        }
+      : undefined;
+  retryPolicies.set(options, policy);
+  return policy;
 }
 
 function lowerCaseKeys(headers: Readonly<Record<string, string>> | undefined): Record<string, string> {

@@ -14,7 +14,12 @@ import { codeFromWire, codeToWire } from "./code.js";
 import { envelopeCodec } from "./envelope-codec.js";
 import { TaskError } from "./task-error.js";
 
-export type { Failure, Report as ReportEnvelope, Task as TaskEnvelope } from "../generated/dingo/v1/envelope_pb.js";
+export type {
+  Failure,
+  Report as ReportEnvelope,
+  RetryPolicy,
+  Task as TaskEnvelope,
+} from "../generated/dingo/v1/envelope_pb.js";
 export { ReportLevel };
 
 /**
