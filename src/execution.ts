@@ -40,12 +40,14 @@ export class Execution {
    * aborted, whichever comes first: the worker stops waiting for a handler that
    * ignores its signal.
    */
-  run<T>(work: () => T | Promise<T>): Promise<T> {
+  run<A, B, T>(work: (first: A, second: B) => T | Promise<T>, first: A, second: B): Promise<T> {
+    // The arguments are passed through rather than captured in a closure: this runs for
+    // every task, and a closure would be one more allocation each time.
     if (this.abortedWith !== undefined) return Promise.reject(this.abortedWith.reason);
     return new Promise<T>((resolve, reject) => {
       this.rejectRun = reject;
       try {
-        Promise.resolve(work()).then(resolve, reject);
+        Promise.resolve(work(first, second)).then(resolve, reject);
       } catch (error) {
         reject(error);
       }

@@ -146,11 +146,11 @@ export class TaskRunner {
       if (events.hasListeners) {
         events.emit({ type: "task-received", taskId: task.id, name: task.name, attempt: task.attempt, workerId });
       }
-      this.sendQuietly(task, "received", () => this.report(task, "received"));
+      this.sendReceived(task);
       const context = this.context(task, execution);
       let result: unknown;
       try {
-        result = await execution.run(() => route.handler(request, context));
+        result = await execution.run(route.handler, request, context);
       } catch (thrown) {
         const reason: unknown = execution.aborted ? execution.reason : thrown;
         const error = TaskError.from(reason);
@@ -331,12 +331,14 @@ export class TaskRunner {
   }
 
   /** Sends an intermediate report without waiting; the transport keeps per-sender order. */
-  private sendQuietly(task: TaskEnvelope, status: TaskStatus, make: () => ReportEnvelope): void {
-    if (!this.wants(task, status)) return;
-    this.send(task, make()).catch((error: unknown) => {
-      this.settings.events.emit({ type: "transport-error", operation: `send ${status} report`, error });
-    });
+  private sendReceived(task: TaskEnvelope): void {
+    if (!this.wants(task, "received")) return;
+    this.send(task, this.report(task, "received")).catch(this.receivedNotSent);
   }
+
+  private readonly receivedNotSent = (error: unknown): void => {
+    this.settings.events.emit({ type: "transport-error", operation: "send received report", error });
+  };
 
   private wants(task: TaskEnvelope, status: TaskStatus): boolean {
     if (task.replyTo === "") return false;
