@@ -43,6 +43,16 @@ const reportLevels: Readonly<Record<ReportSelection, ReportLevel>> = {
 
 const callers = new WeakMap<Transport, Caller>();
 
+/** Everything needed to send the task of one call. */
+interface OutgoingCall {
+  readonly call: PendingCall<unknown>;
+  readonly method: MethodDefinition<unknown, unknown>;
+  readonly options: ResolvedTaskOptions;
+  readonly payload: Uint8Array;
+  readonly callOptions: CallOptions;
+  readonly settings: CallSettings;
+}
+
 /**
  * The caller side of one transport: publishes tasks, owns the one inbox all clients of
  * the transport share, and routes each incoming report to its pending call.
@@ -113,7 +123,15 @@ export class Caller implements PendingCallHost {
     this.pending.add(call as PendingCall<unknown>);
     this.watch(call, callOptions, settings);
     const claim = callOptions.id !== undefined || settings.idsMayRepeat;
-    this.send(call, method, options, payload, callOptions, settings, claim).catch((error: unknown) => {
+    const outgoing: OutgoingCall = {
+      call: call as PendingCall<unknown>,
+      method: method as MethodDefinition<unknown, unknown>,
+      options,
+      payload,
+      callOptions,
+      settings,
+    };
+    this.send(outgoing, claim).catch((error: unknown) => {
       call.failToSend(TaskError.from(error, "unavailable"));
     });
     return call;
@@ -187,55 +205,34 @@ export class Caller implements PendingCallHost {
    * `async` function: the common path (inbox open, no claim) returns the publish promise
    * with one reaction, which matters because it runs for every call.
    */
-  private send<Req, Res>(
-    call: PendingCall<Res>,
-    method: MethodDefinition<Req, Res>,
-    options: ResolvedTaskOptions,
-    payload: Uint8Array,
-    callOptions: CallOptions,
-    settings: CallSettings,
-    claim: boolean,
-  ): Promise<void> {
+  private send(outgoing: OutgoingCall, claim: boolean): Promise<void> {
+    const { callOptions } = outgoing;
     const selection = callOptions.reports ?? "all";
     if (selection !== "none" && this.inboxAddress === "") {
-      return this.openInbox().then(() => this.send(call, method, options, payload, callOptions, settings, claim));
+      return this.openInbox().then(() => this.send(outgoing, claim));
     }
     const replyTo = selection === "none" ? "" : this.inboxAddress;
-    if (claim) return this.claimThenPublish(call, method, options, payload, callOptions, settings, replyTo);
-    return this.publish(call, method, options, payload, callOptions, settings, replyTo);
+    if (claim) return this.claimThenPublish(outgoing, replyTo);
+    return this.publish(outgoing, replyTo);
   }
 
   /** A caller-chosen id may name a task that exists already: attach to it instead of running it twice. */
-  private async claimThenPublish<Req, Res>(
-    call: PendingCall<Res>,
-    method: MethodDefinition<Req, Res>,
-    options: ResolvedTaskOptions,
-    payload: Uint8Array,
-    callOptions: CallOptions,
-    settings: CallSettings,
-    replyTo: string,
-  ): Promise<void> {
+  private async claimThenPublish(outgoing: OutgoingCall, replyTo: string): Promise<void> {
+    const { call, callOptions, options } = outgoing;
     const now = Date.now();
     // The claim outlives the delay by the result retention.
     const delayMs = Math.max(0, startTime(callOptions, now) - now);
     const claimed = await this.transport.results.claim(call.key, replyTo, delayMs + options.resultTtlMs);
     if (claimed.status === "claimed") {
-      return this.publish(call, method, options, payload, callOptions, settings, replyTo);
+      return this.publish(outgoing, replyTo);
     }
     call.markSent(Date.now());
     // settled: the recorded outcome is the answer. pending: it will be sent to our inbox.
     if (claimed.status === "settled") this.route(claimed.report);
   }
 
-  private publish<Req, Res>(
-    call: PendingCall<Res>,
-    method: MethodDefinition<Req, Res>,
-    options: ResolvedTaskOptions,
-    payload: Uint8Array,
-    callOptions: CallOptions,
-    settings: CallSettings,
-    replyTo: string,
-  ): Promise<void> {
+  private publish(outgoing: OutgoingCall, replyTo: string): Promise<void> {
+    const { call, method, options, payload, callOptions, settings } = outgoing;
     if (call.settled) return done; // timed out or cancelled while the inbox opened
     const selection = callOptions.reports ?? "all";
     const now = Date.now();
