@@ -53,7 +53,9 @@ class TaskWorker implements Worker {
   readonly events: EventBus;
   private readonly concurrency: number;
   private readonly routes = new Map<string, Route>();
-  private readonly consumers: Consumer[] = [];
+  private consumer: Consumer | undefined;
+  /** The latest consumer switch; the next one waits for it. */
+  private consuming: Promise<void> = Promise.resolve();
   private readonly runner: TaskRunner;
   /** Deliveries waiting for a free slot, oldest first. */
   private readonly waiting: Delivery[] = [];
@@ -99,16 +101,38 @@ class TaskWorker implements Worker {
       });
     }
     for (const route of added) this.routes.set(route.method.taskName, route);
-    await this.listenForCancellations();
-    const consumer = await this.transport.tasks.consume({
-      queues: [...new Set(added.map((route) => route.options.queue))],
+    try {
+      await this.listenForCancellations();
+      // Serialized, so that concurrent serve() calls replace the consumer one at a time.
+      const switched = this.consuming.then(() => this.consumeAllQueues());
+      this.consuming = switched.catch(() => {});
+      await switched;
+    } catch (error) {
+      for (const route of added) this.routes.delete(route.method.taskName);
+      throw error;
+    }
+  }
+
+  /**
+   * Replaces the consumer by one for the queues of every served method. One consumer for
+   * all of them, so that its prefetch bounds what this worker holds in all, however many
+   * services it serves; the old one stops after the new one runs, so no queue goes
+   * unconsumed in between.
+   */
+  private async consumeAllQueues(): Promise<void> {
+    if (this.closing !== undefined) throw new TaskError("the worker is closed", "failed_precondition");
+    const queues = [...new Set([...this.routes.values()].map((route) => route.options.queue))];
+    const next = await this.transport.tasks.consume({
+      queues,
       prefetch: this.concurrency,
       onDelivery: (delivery) => this.admit(delivery),
       onError: (error) => this.events.emit({ type: "transport-error", operation: "consume", error }),
     });
-    this.consumers.push(consumer);
+    const previous = this.consumer;
+    this.consumer = next;
+    await previous?.stop();
     // close() may have started while the consumer was being set up.
-    if (this.closing !== undefined) await consumer.stop();
+    if (this.closing !== undefined) await next.stop();
   }
 
   close(options: WorkerCloseOptions = {}): Promise<void> {
@@ -189,7 +213,10 @@ class TaskWorker implements Worker {
         errors.push(error);
       }
     };
-    await step(() => Promise.all(this.consumers.map((consumer) => consumer.stop())));
+    await step(async () => {
+      await this.consuming;
+      await this.consumer?.stop();
+    });
     for (const delivery of this.waiting.splice(0)) this.giveBack(delivery);
     if (this.active > 0) {
       const finished = new Promise<void>((resolve) => {

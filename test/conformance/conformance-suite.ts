@@ -692,6 +692,31 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       neverEnds.resolve();
     });
 
+    it("a worker serving several services holds no more tasks than its concurrency", async () => {
+      await using world = await setup(factory);
+      const started = deferred();
+      const gate = deferred();
+      const busy = world.makeWorker({ concurrency: 1 });
+      await busy.serve(world.Tasks, {
+        add: async () => {
+          started.resolve();
+          await gate.promise;
+          return {};
+        },
+        divide: () => ({}),
+        countPrimes: () => ({}),
+      });
+      await busy.serve(world.Second, { add: () => ({ sum: -1 }) });
+      const blocked = createClient(world.Tasks, world.transport).add({});
+      await started.promise;
+      // The busy worker has no room: another worker must get this task, not wait behind it.
+      const second = createClient(world.Second, world.transport).add({ a: 1, b: 1 });
+      await world.makeWorker().serve(world.Second, { add: ({ a, b }) => ({ sum: a + b }) });
+      assert.deepEqual(await second, { sum: 2 });
+      gate.resolve();
+      await blocked;
+    });
+
     it("never runs more handlers at once than the worker's concurrency", async () => {
       await using world = await setup(factory);
       let running = 0;

@@ -65,7 +65,16 @@ export function conformanceServices(suffix: string, defaults: TaskOptions = {}) 
     methods: { add: { ...Tasks.methods.add, request: garbledCodec } },
   } as const satisfies ServiceDefinition;
 
-  return { queue, Tasks, Unserved, Garbled };
+  /** A second service on a queue of its own. */
+  const Second = {
+    typeName: "dingo.conformance.v1.Second",
+    defaults: { queue: `${queue}-second` },
+    methods: {
+      add: { ...Tasks.methods.add, name: "Add", taskName: "dingo.conformance.v1.Second/Add" },
+    },
+  } as const satisfies ServiceDefinition;
+
+  return { queue, Tasks, Unserved, Garbled, Second };
 }
 
 /**
