@@ -91,7 +91,7 @@ export class Caller implements PendingCallHost {
     settings: CallSettings,
   ): PendingCall<Res> {
     const id = callOptions.id ?? settings.generateId();
-    const call = new PendingCall<Res>(id, method.taskName, method.response, this);
+    const call = new PendingCall<Res>(id, method.taskName, method.response, this, options.resultTtlMs);
     const signal = callOptions.signal;
     if (signal?.aborted) {
       call.settleLocally("cancelled", TaskError.from(signal.reason, "cancelled"));
@@ -171,7 +171,7 @@ export class Caller implements PendingCallHost {
       }),
     );
     const key = call.key;
-    const { recorded, watchers } = await this.transport.results.settle(key, report, 0);
+    const { recorded, watchers } = await this.transport.results.settle(key, report, call.resultTtlMs);
     if (!recorded) {
       // The task finished first. Its outcome is recorded: settle from it, in case its
       // report has not arrived (or never will).

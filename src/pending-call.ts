@@ -11,6 +11,7 @@ export interface HostedCall {
   readonly name: string;
   /** The task key, `<name>/<id>`. */
   readonly key: string;
+  readonly resultTtlMs: number;
   settleLocally(status: "failure" | "cancelled", error: TaskError): void;
 }
 
@@ -42,6 +43,8 @@ export class PendingCall<Res> implements TaskCall<Res>, HostedCall {
     readonly name: string,
     readonly response: MessageCodec<Res>,
     private readonly host: PendingCallHost,
+    /** The task's result retention (0: the store's default); a cancellation is kept as long. */
+    readonly resultTtlMs = 0,
   ) {}
 
   /** The task key; computed on demand, as only claims and cancellations need it. */
