@@ -44,6 +44,8 @@ export interface TaskRunnerSettings {
 }
 
 const noWatchers: readonly string[] = [];
+const done: Promise<void> = Promise.resolve();
+const noop = (): void => {};
 const noBytes = new Uint8Array(0);
 
 /** Tasks whose broker delivered them this early are put back rather than run. */
@@ -312,19 +314,22 @@ export class TaskRunner {
    * the delivery from being settled: the record stands, and a redelivery or a repeated
    * call re-sends it (see skipFinished).
    */
-  private async deliverReport(task: TaskEnvelope, report: Uint8Array, watchers: readonly string[]): Promise<void> {
-    const addresses =
-      task.replyTo === "" || task.reportLevel === ReportLevel.REPORT_LEVEL_NONE
-        ? watchers
-        : [task.replyTo, ...watchers];
-    for (const address of addresses) {
-      try {
-        await this.settings.transport.reports.send(address, report);
-      } catch (error) {
-        this.settings.events.emit({ type: "transport-error", operation: "send report", error });
-      }
-    }
+  private deliverReport(task: TaskEnvelope, report: Uint8Array, watchers: readonly string[]): Promise<void> {
+    const toCaller = task.replyTo !== "" && task.reportLevel !== ReportLevel.REPORT_LEVEL_NONE;
+    // The common case, one caller and no watchers, without an async frame or an array.
+    if (watchers.length === 0) return toCaller ? this.sendOrLog(task.replyTo, report) : done;
+    const addresses = toCaller ? [task.replyTo, ...watchers] : watchers;
+    return Promise.all(addresses.map((address) => this.sendOrLog(address, report))).then(noop);
   }
+
+  /** Sends a report; a failure is reported as an event, never rejected. */
+  private sendOrLog(address: string, report: Uint8Array): Promise<void> {
+    return this.settings.transport.reports.send(address, report).catch(this.reportNotSent);
+  }
+
+  private readonly reportNotSent = (error: unknown): void => {
+    this.settings.events.emit({ type: "transport-error", operation: "send report", error });
+  };
 
   private send(task: TaskEnvelope, report: ReportEnvelope): Promise<void> {
     return this.settings.transport.reports.send(task.replyTo, encodeReport(report));
