@@ -51,11 +51,6 @@ export function taskStatus(wire: number): TaskStatus | undefined {
   return statusFromWire.get(wire);
 }
 
-/** Whether a status ends a task. */
-export function isFinalStatus(status: TaskStatus): status is "success" | "failure" | "cancelled" {
-  return status === "success" || status === "failure" || status === "cancelled";
-}
-
 // One writer reused for every message encoded with ts-proto (the envelopes have their own
 // codec): encoding is synchronous, so it is never shared by two encodes at once, and reuse
 // saves an allocation per message on the hot path.

@@ -39,12 +39,4 @@ export class Fifo<T> {
   toArray(): T[] {
     return this.items.slice(this.head);
   }
-
-  /** Removes and returns every item, oldest first. */
-  drain(): T[] {
-    const items = this.items.slice(this.head);
-    this.items = [];
-    this.head = 0;
-    return items;
-  }
 }
