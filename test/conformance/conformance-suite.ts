@@ -12,7 +12,7 @@ import {
   type Transport,
   type Worker,
 } from "../../src/index.js";
-import { conformanceServices, deferred } from "./fixtures.js";
+import { conformanceServices, deferred, onlyAdd } from "./fixtures.js";
 
 /**
  * Makes a transport for one test. It must be isolated from other tests' transports
@@ -144,16 +144,15 @@ export function describeConformance(name: string, factory: TransportFactory): vo
     it("retries a retryable failure with RETRY reports, and stops at once on a non-retryable one", async () => {
       await using world = await setup(factory);
       const attempts = new Map<number, number>();
-      await world.makeWorker().serve(world.Tasks, {
-        add: ({ a }, context) => {
+      await world.makeWorker().serve(
+        world.Tasks,
+        onlyAdd(({ a }, context) => {
           attempts.set(a, context.attempt);
           if (a === 1 && context.attempt < 3) throw new TaskError("try again", "unavailable");
           if (a === 2) throw new TaskError("never", "failed_precondition");
           return { sum: context.attempt };
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const tasks = createClient(world.Tasks, world.transport, {
         taskOptions: { maxAttempts: 5, initialBackoffMs: 5, backoffMultiplier: 2 },
       });
@@ -187,11 +186,10 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       const events: DingoEvent[] = [];
       const worker = world.makeWorker();
       worker.events.subscribe((event) => events.push(event));
-      await worker.serve(world.Tasks, {
-        add: ({ a, b }) => ({ sum: a + b }),
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+      await worker.serve(
+        world.Tasks,
+        onlyAdd(({ a, b }) => ({ sum: a + b })),
+      );
 
       const unserved = createClient(world.Unserved, world.transport);
       const call = unserved.missing({ a: 1 });
@@ -210,14 +208,13 @@ export function describeConformance(name: string, factory: TransportFactory): vo
     it("dead-letters a payload that does not decode as the request and fails the call with INVALID_ARGUMENT", async () => {
       await using world = await setup(factory);
       let ran = false;
-      await world.makeWorker().serve(world.Tasks, {
-        add: () => {
+      await world.makeWorker().serve(
+        world.Tasks,
+        onlyAdd(() => {
           ran = true;
           return {};
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const error = await rejection(createClient(world.Garbled, world.transport).add({ a: 1 }));
       assert.equal(error.code, "invalid_argument");
       assert.match(error.rawMessage, /example\.v1\.AddRequest/);
@@ -234,11 +231,10 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       worker.events.subscribe((event) => {
         if (event.type === "task-dead-lettered") deadLettered.resolve(event);
       });
-      await worker.serve(world.Tasks, {
-        add: ({ a, b }) => ({ sum: a + b }),
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+      await worker.serve(
+        world.Tasks,
+        onlyAdd(({ a, b }) => ({ sum: a + b })),
+      );
       const garbage = new Uint8Array([0xff, 0xff, 0xff, 0x07, 0x01]);
       await world.transport.tasks.publish({
         id: "garbage",
@@ -260,8 +256,9 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       await using world = await setup(factory);
       const started = deferred();
       const aborted = deferred<unknown>();
-      await world.makeWorker().serve(world.Tasks, {
-        add: async (_request, context) => {
+      await world.makeWorker().serve(
+        world.Tasks,
+        onlyAdd(async (_request, context) => {
           started.resolve();
           // Runs until cancelled.
           await new Promise((_resolve, reject) =>
@@ -271,10 +268,8 @@ export function describeConformance(name: string, factory: TransportFactory): vo
             }),
           );
           return {};
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const call = createClient(world.Tasks, world.transport).add({}, { timeoutMs: 100 });
       const error = await rejection(call);
       assert.equal(error.code, "deadline_exceeded");
@@ -312,16 +307,15 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       await using world = await setup(factory);
       const started = deferred();
       const aborted = deferred<unknown>();
-      await world.makeWorker().serve(world.Tasks, {
-        add: async (_request, context) => {
+      await world.makeWorker().serve(
+        world.Tasks,
+        onlyAdd(async (_request, context) => {
           context.signal.addEventListener("abort", () => aborted.resolve(context.signal.reason));
           started.resolve();
           await aborted.promise;
           return { sum: 1 };
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const call = createClient(world.Tasks, world.transport).add({});
       await started.promise;
       assert.equal(await call.cancel("changed my mind"), true);
@@ -353,14 +347,13 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       worker.events.subscribe((event) => {
         if (event.type === "task-cancelled") skipped.push(event.taskId);
       });
-      await worker.serve(world.Tasks, {
-        add: ({ a }) => {
+      await worker.serve(
+        world.Tasks,
+        onlyAdd(({ a }) => {
           ran.push(a);
           return { sum: a };
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       assert.deepEqual(await tasks.add({ a: 3 }), { sum: 3 });
       await worker.close();
       assert.deepEqual(ran, [3]);
@@ -370,14 +363,13 @@ export function describeConformance(name: string, factory: TransportFactory): vo
     it("does not start a delayed task before its time", async () => {
       await using world = await setup(factory);
       const startedAt = new Map<number, number>();
-      await world.makeWorker().serve(world.Tasks, {
-        add: ({ a }) => {
+      await world.makeWorker().serve(
+        world.Tasks,
+        onlyAdd(({ a }) => {
           startedAt.set(a, Date.now());
           return { sum: a };
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const tasks = createClient(world.Tasks, world.transport);
       const before = Date.now();
       const delayed = tasks.add({ a: 1 }, { delayMs: 150 });
@@ -394,14 +386,13 @@ export function describeConformance(name: string, factory: TransportFactory): vo
     it("fails a task whose deadline passed before it started with DEADLINE_EXCEEDED, without running it", async () => {
       await using world = await setup(factory);
       let ran = false;
-      await world.makeWorker().serve(world.Tasks, {
-        add: () => {
+      await world.makeWorker().serve(
+        world.Tasks,
+        onlyAdd(() => {
           ran = true;
           return {};
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const tasks = createClient(world.Tasks, world.transport);
       const late = tasks.add({}, { deadline: Date.now() - 1, task: { maxAttempts: 3 } });
       const error = await rejection(late);
@@ -419,17 +410,18 @@ export function describeConformance(name: string, factory: TransportFactory): vo
     it("aborts the handler's signal when an attempt exceeds its timeout, and fails with DEADLINE_EXCEEDED", async () => {
       await using world = await setup(factory);
       const reasons: unknown[] = [];
-      await world.makeWorker().serve(world.Tasks, {
-        add: (_request, context) =>
-          new Promise((_resolve, reject) => {
-            context.signal.addEventListener("abort", () => {
-              reasons.push(context.signal.reason);
-              reject(context.signal.reason);
-            });
-          }),
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+      await world.makeWorker().serve(
+        world.Tasks,
+        onlyAdd(
+          (_request, context) =>
+            new Promise((_resolve, reject) => {
+              context.signal.addEventListener("abort", () => {
+                reasons.push(context.signal.reason);
+                reject(context.signal.reason);
+              });
+            }),
+        ),
+      );
       const tasks = createClient(world.Tasks, world.transport);
       const call = tasks.add({}, { task: { timeoutMs: 50, maxAttempts: 2, initialBackoffMs: 1 } });
       const error = await rejection(call);
@@ -450,14 +442,13 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       const calls = priorities.map((priority, index) => tasks.add({ a: index }, { task: { priority } }));
       await Promise.all(calls.map((call) => call.sent));
       const order: number[] = [];
-      await world.makeWorker({ concurrency: 1 }).serve(world.Tasks, {
-        add: ({ a }) => {
+      await world.makeWorker({ concurrency: 1 }).serve(
+        world.Tasks,
+        onlyAdd(({ a }) => {
           order.push(a);
           return { sum: a };
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       await Promise.all(calls);
       assert.deepEqual(order, [2, 5, 1, 3, 7, 6, 0, 4]);
     });
@@ -493,16 +484,15 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       const started = deferred();
       const gate = deferred();
       let runs = 0;
-      await world.makeWorker().serve(world.Tasks, {
-        add: async ({ a, b }) => {
+      await world.makeWorker().serve(
+        world.Tasks,
+        onlyAdd(async ({ a, b }) => {
           runs++;
           started.resolve();
           await gate.promise;
           return { sum: a + b };
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const id = `twice-${randomUUID()}`;
       const first = createClient(world.Tasks, world.transport).add({ a: 1, b: 1 }, { id });
       await started.promise;
@@ -518,14 +508,13 @@ export function describeConformance(name: string, factory: TransportFactory): vo
 
     it("sends only the reports asked for", async () => {
       await using world = await setup(factory);
-      await world.makeWorker().serve(world.Tasks, {
-        add: async ({ a, b }, context) => {
+      await world.makeWorker().serve(
+        world.Tasks,
+        onlyAdd(async ({ a, b }, context) => {
           await context.progress({ percent: 50 });
           return { sum: a + b };
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const tasks = createClient(world.Tasks, world.transport);
       const statuses = async (reports: "all" | "no-progress" | "final") => {
         const call = tasks.add({ a: 1, b: 2 }, { reports });
@@ -544,14 +533,13 @@ export function describeConformance(name: string, factory: TransportFactory): vo
     it("uses the caller's task id, or its id generator, and passes headers to the handler", async () => {
       await using world = await setup(factory);
       const seen: { id: string; headers: Readonly<Record<string, string>> }[] = [];
-      await world.makeWorker().serve(world.Tasks, {
-        add: (_request, context) => {
+      await world.makeWorker().serve(
+        world.Tasks,
+        onlyAdd((_request, context) => {
           seen.push({ id: context.taskId, headers: context.headers });
           return {};
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       let next = 0;
       const tasks = createClient(world.Tasks, world.transport, { idGenerator: () => `order-${++next}` });
       const explicit = `explicit-${randomUUID()}`;
@@ -578,14 +566,13 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       const events = createEventBus();
       const seen: string[] = [];
       const unsubscribe = events.subscribe((event) => seen.push(event.type));
-      await world.makeWorker({ events }).serve(world.Tasks, {
-        add: ({ a }) => {
+      await world.makeWorker({ events }).serve(
+        world.Tasks,
+        onlyAdd(({ a }) => {
           if (a === 1) throw new TaskError("no", "invalid_argument");
           return {};
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const tasks = createClient(world.Tasks, world.transport, { events });
       await tasks.add({});
       await rejection(tasks.add({ a: 1 }));
@@ -607,15 +594,14 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       const started = deferred();
       const gate = deferred();
       const worker = world.makeWorker();
-      await worker.serve(world.Tasks, {
-        add: async ({ a }) => {
+      await worker.serve(
+        world.Tasks,
+        onlyAdd(async ({ a }) => {
           started.resolve();
           await gate.promise;
           return { sum: a };
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const call = createClient(world.Tasks, world.transport).add({ a: 7 });
       await started.promise;
       let closed = false;
@@ -637,23 +623,21 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       const started = deferred();
       const neverEnds = deferred();
       const first = world.makeWorker();
-      await first.serve(world.Tasks, {
-        add: async () => {
+      await first.serve(
+        world.Tasks,
+        onlyAdd(async () => {
           started.resolve();
           await neverEnds.promise; // ignores its signal
           return { sum: -1 };
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const call = createClient(world.Tasks, world.transport).add({ a: 20, b: 22 });
       await started.promise;
       await first.close({ timeoutMs: 50 });
-      await world.makeWorker().serve(world.Tasks, {
-        add: ({ a, b }, context) => ({ sum: a + b + context.attempt - 1 }),
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+      await world.makeWorker().serve(
+        world.Tasks,
+        onlyAdd(({ a, b }, context) => ({ sum: a + b + context.attempt - 1 })),
+      );
       assert.deepEqual(await call, { sum: 42 }, "the same attempt, delivered again");
       neverEnds.resolve();
     });
@@ -663,27 +647,25 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       const started = deferred();
       const neverEnds = deferred();
       const first = world.makeWorker();
-      await first.serve(world.Tasks, {
-        add: async () => {
+      await first.serve(
+        world.Tasks,
+        onlyAdd(async () => {
           started.resolve();
           await neverEnds.promise;
           return {};
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const call = createClient(world.Tasks, world.transport).add({});
       await started.promise;
       await first.close({ timeoutMs: 10 });
       let ran = false;
-      await world.makeWorker({ maxDeliveries: 1 }).serve(world.Tasks, {
-        add: () => {
+      await world.makeWorker({ maxDeliveries: 1 }).serve(
+        world.Tasks,
+        onlyAdd(() => {
           ran = true;
           return {};
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const error = await rejection(call);
       assert.equal(error.code, "aborted");
       assert.equal(ran, false);
@@ -697,15 +679,14 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       const started = deferred();
       const gate = deferred();
       const busy = world.makeWorker({ concurrency: 1 });
-      await busy.serve(world.Tasks, {
-        add: async () => {
+      await busy.serve(
+        world.Tasks,
+        onlyAdd(async () => {
           started.resolve();
           await gate.promise;
           return {};
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       await busy.serve(world.Second, { add: () => ({ sum: -1 }) });
       const blocked = createClient(world.Tasks, world.transport).add({});
       await started.promise;
@@ -721,17 +702,16 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       await using world = await setup(factory);
       let running = 0;
       let peak = 0;
-      await world.makeWorker({ concurrency: 3 }).serve(world.Tasks, {
-        add: async ({ a }) => {
+      await world.makeWorker({ concurrency: 3 }).serve(
+        world.Tasks,
+        onlyAdd(async ({ a }) => {
           running++;
           peak = Math.max(peak, running);
           await new Promise((resolve) => setImmediate(resolve));
           running--;
           return { sum: a };
-        },
-        divide: () => ({}),
-        countPrimes: () => ({}),
-      });
+        }),
+      );
       const tasks = createClient(world.Tasks, world.transport);
       await Promise.all(Array.from({ length: 30 }, (_, a) => tasks.add({ a })));
       assert.equal(peak, 3);

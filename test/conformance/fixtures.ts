@@ -7,7 +7,7 @@ import {
   DivideRequest,
   DivideResponse,
 } from "../../generated/example/v1/math_pb.js";
-import type { MessageCodec, ServiceDefinition, TaskOptions } from "../../src/index.js";
+import type { MessageCodec, ServiceDefinition, ServiceHandlers, TaskOptions } from "../../src/index.js";
 
 /**
  * Service definitions for the conformance suite, written as `protoc-gen-dingo` would
@@ -86,6 +86,16 @@ const garbledCodec: MessageCodec<AddRequest> = {
   decode: AddRequest.decode,
   fromPartial: (init) => AddRequest.fromPartial(init),
 };
+
+/**
+ * Handlers of the conformance `Tasks` service where only `add` matters to a test; the
+ * other methods answer with their defaults.
+ */
+export function onlyAdd(add: ServiceHandlers<ConformanceTasks>["add"]): ServiceHandlers<ConformanceTasks> {
+  return { add, divide: () => ({}), countPrimes: () => ({}) };
+}
+
+type ConformanceTasks = ReturnType<typeof conformanceServices>["Tasks"];
 
 /** A promise with its resolve function, to await events instead of sleeping. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
