@@ -27,7 +27,7 @@ export class Execution {
     return this.controller.signal;
   }
 
-  /** Stops the execution: fires the signal and makes {@link run} reject with `reason`. Only the first call counts. */
+  /** Stops the execution: fires the signal and makes {@link race} reject with `reason`. Only the first call counts. */
   abort(reason: unknown): void {
     if (this.abortedWith !== undefined) return;
     this.abortedWith = { reason };
@@ -36,19 +36,18 @@ export class Execution {
   }
 
   /**
-   * Settles like `work`, or rejects with the abort reason as soon as the execution is
-   * aborted, whichever comes first: the worker stops waiting for a handler that
-   * ignores its signal.
+   * Settles like `work` (the promise a handler returned), or rejects with the abort
+   * reason as soon as the execution is aborted, whichever comes first: the worker stops
+   * waiting for a handler that ignores its signal.
    */
-  run<A, B, T>(work: (first: A, second: B) => T | Promise<T>, first: A, second: B): Promise<T> {
-    // The arguments are passed through rather than captured in a closure: this runs for
-    // every task, and a closure would be one more allocation each time.
+  race<T>(work: PromiseLike<T>): Promise<T> {
     if (this.abortedWith !== undefined) return Promise.reject(this.abortedWith.reason);
     return new Promise<T>((resolve, reject) => {
       this.rejectRun = reject;
       try {
-        Promise.resolve(work(first, second)).then(resolve, reject);
+        work.then(resolve, reject);
       } catch (error) {
+        // A foreign thenable whose `then` throws.
         reject(error);
       }
     });
