@@ -3,7 +3,7 @@ import type { TaskOptions } from "./task-options.js";
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
-  /** Makes task ids for calls that do not bring their own. Default: `crypto.randomUUID`. */
+  /** Makes task ids for calls that do not bring their own. Default: random UUIDv4s (`crypto.randomUUID`'s format, from the same CSPRNG). */
   readonly idGenerator?: () => string;
   /** Receives `task-published` and `transport-error` events. */
   readonly events?: EventBus;

@@ -5,6 +5,7 @@ import { createEventBus } from "./event-bus.js";
 import type { MessageInit } from "./message-codec.js";
 import type { MethodDefinition, RequestOf, ResponseOf, ServiceDefinition } from "./service-definition.js";
 import type { TaskCall } from "./task-call.js";
+import { randomUuid } from "./random-uuid.js";
 import { resolveTaskOptions } from "./task-options.js";
 import type { Transport } from "./transport/transport.js";
 
@@ -36,7 +37,7 @@ export function createClient<S extends ServiceDefinition>(
   const caller = Caller.of(transport);
   const settings: CallSettings = {
     events: options.events ?? createEventBus(),
-    generateId: options.idGenerator ?? (() => crypto.randomUUID()),
+    generateId: options.idGenerator ?? randomUuid,
     idsMayRepeat: options.idGenerator !== undefined,
     maxPayloadBytes: options.maxPayloadBytes ?? defaultMaxPayloadBytes,
   };
