@@ -3,9 +3,9 @@ import { Caller, type CallSettings } from "./caller.js";
 import { type ClientOptions, defaultMaxPayloadBytes } from "./client-options.js";
 import { createEventBus } from "./event-bus.js";
 import type { MessageInit } from "./message-codec.js";
+import { randomUuid } from "./random-uuid.js";
 import type { MethodDefinition, RequestOf, ResponseOf, ServiceDefinition } from "./service-definition.js";
 import type { TaskCall } from "./task-call.js";
-import { randomUuid } from "./random-uuid.js";
 import { resolveTaskOptions } from "./task-options.js";
 import type { Transport } from "./transport/transport.js";
 
