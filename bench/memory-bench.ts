@@ -1,10 +1,12 @@
 /**
  * Round trips on the memory transport: a worker and a client in this process, calls of
- * a trivial handler with 1 and with 256 in flight, default report level (every report).
+ * a trivial handler with 1 and with 256 in flight, with the default reports (the
+ * outcome alone), and with 256 in flight asking for every report (`reports: "all"`:
+ * one more report, RECEIVED, per call).
  *
  * Baseline, measured in the same run: the envelope and message encoding alone that one
- * round trip needs (request, Task, two Reports, response), with no runtime around it. The
- * ratio says how much the runtime (promises, queues, result store) costs on top.
+ * round trip needs (request, Task, the final Report, response), with no runtime around
+ * it. The ratio says how much the runtime (promises, queues, result store) costs on top.
  */
 
 import { MathTasks } from "../generated/example/v1/math_dingo.js";
@@ -18,7 +20,7 @@ import {
   type ReportEnvelope,
   ReportLevel,
 } from "../src/envelope.js";
-import { createClient, createMemoryTransport, createWorker } from "../src/index.js";
+import { type CallOptions, createClient, createMemoryTransport, createWorker } from "../src/index.js";
 import { type Figure, median, quantile, rate } from "./measure.js";
 
 /** Rounds per measurement; the median is reported, as the machine is shared and noisy. */
@@ -35,7 +37,10 @@ export async function memoryBench(roundMs = 1000): Promise<Figure[]> {
   });
   const math = createClient(MathTasks, transport);
 
-  async function roundTrips(inFlight: number): Promise<{ perSecond: number; latencies: number[] }> {
+  async function roundTrips(
+    inFlight: number,
+    options: CallOptions = {},
+  ): Promise<{ perSecond: number; latencies: number[] }> {
     const latencies: number[] = [];
     const started = performance.now();
     const end = started + roundMs;
@@ -44,7 +49,7 @@ export async function memoryBench(roundMs = 1000): Promise<Figure[]> {
       Array.from({ length: inFlight }, async () => {
         while (performance.now() < end) {
           const callStarted = performance.now();
-          await math.add({ a: 1, b: 2 });
+          await math.add({ a: 1, b: 2 }, options);
           latencies.push(performance.now() - callStarted);
           done++;
         }
@@ -53,11 +58,14 @@ export async function memoryBench(roundMs = 1000): Promise<Figure[]> {
     return { perSecond: done / ((performance.now() - started) / 1000), latencies };
   }
 
-  async function measure(inFlight: number): Promise<{ perSecond: number; latencies: number[] }> {
+  async function measure(
+    inFlight: number,
+    options: CallOptions = {},
+  ): Promise<{ perSecond: number; latencies: number[] }> {
     const perRound: number[] = [];
     const latencies: number[] = [];
     for (let round = 0; round < rounds; round++) {
-      const result = await roundTrips(inFlight);
+      const result = await roundTrips(inFlight, options);
       perRound.push(result.perSecond);
       latencies.push(...result.latencies);
     }
@@ -68,11 +76,13 @@ export async function memoryBench(roundMs = 1000): Promise<Figure[]> {
   await roundTrips(64); // warm-up
   const sequential = await measure(1);
   const parallel = await measure(256);
+  const allReports = await measure(256, { reports: "all" });
   await worker.close();
   await transport.close();
   return [
     { name: "memory.roundtrips.c1", value: sequential.perSecond, unit: "calls/s" },
     { name: "memory.roundtrips.c256", value: parallel.perSecond, unit: "calls/s" },
+    { name: "memory.roundtrips.c256_all_reports", value: allReports.perSecond, unit: "calls/s" },
     { name: "memory.seq.p50", value: quantile(sequential.latencies, 0.5), unit: "ms" },
     { name: "memory.seq.p99", value: quantile(sequential.latencies, 0.99), unit: "ms" },
     { name: "memory.c256.p50", value: quantile(parallel.latencies, 0.5), unit: "ms" },
@@ -94,7 +104,7 @@ function codecRoundTrip(): void {
     attempt: 1,
     createdAtMs: Date.now(),
     replyTo: "memory-inbox-1",
-    reportLevel: ReportLevel.REPORT_LEVEL_ALL,
+    reportLevel: ReportLevel.REPORT_LEVEL_FINAL,
     priority: 5,
     queue: name,
     notBeforeMs: 0,
@@ -107,11 +117,8 @@ function codecRoundTrip(): void {
   const task = decodeTask(body);
   const request = AddRequest.decode(task.payload);
   const response = encodeMessage(AddResponse, AddResponse.fromPartial({ sum: request.a + request.b }));
-  decodeReport(encodeReport(report(task.id, task.name, 2, noBytes)));
   AddResponse.decode(decodeReport(encodeReport(report(task.id, task.name, 5, response))).payload);
 }
-
-const noBytes = new Uint8Array(0);
 
 /** A Report as the worker builds it: one literal, fields in order. */
 function report(taskId: string, name: string, status: number, payload: Uint8Array): ReportEnvelope {

@@ -31,7 +31,7 @@ const { sum } = await math.add({ a: 40, b: 2 });
 console.log(`  40 + 2 = ${sum}`);
 
 console.log("— countPrimes: reports as they arrive");
-const count = math.countPrimes({ limit: 200_000 });
+const count = math.countPrimes({ limit: 200_000 }, { reports: "all" });
 console.log(`  task id ${count.id}`);
 for await (const report of count.reports()) console.log(`  ${describe(report)}`);
 const primes = await count;

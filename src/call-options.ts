@@ -4,9 +4,11 @@ import type { TaskOptions } from "./task-options.js";
  * Which reports a call receives. The final outcome always settles the call; this only
  * chooses what else flows through {@link TaskCall.reports}.
  *
- * - `"all"`: sent, received, progress, retry and the final report (default).
+ * - `"all"`: sent, received, progress, retry and the final report.
  * - `"no-progress"`: all but progress.
- * - `"final"`: sent and the final report.
+ * - `"final"`: sent and the final report (default). Reports beyond the outcome are
+ *   opt-in, as task events are in Celery: each one is another message from the worker
+ *   to the caller, which on a remote broker costs as much as the outcome itself.
  * - `"none"`: fire and forget. The worker sends nothing; the call's `sent` resolves when
  *   the broker accepted the task and its result rejects at once with
  *   `failed_precondition`. The outcome is still recorded in the result store.
@@ -42,6 +44,6 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Headers for the worker: W3C trace context and user metadata. Keys are lower-cased. */
   readonly headers?: Readonly<Record<string, string>>;
-  /** Which reports to receive; default `"all"`. */
+  /** Which reports to receive; default `"final"` (ask for `"all"` to see progress). */
   readonly reports?: ReportSelection;
 }

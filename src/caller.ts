@@ -207,7 +207,7 @@ export class Caller implements PendingCallHost {
    */
   private send(outgoing: OutgoingCall, claim: boolean): Promise<void> {
     const { callOptions } = outgoing;
-    const selection = callOptions.reports ?? "all";
+    const selection = callOptions.reports ?? "final";
     if (selection !== "none" && this.inboxAddress === "") {
       return this.openInbox().then(() => this.send(outgoing, claim));
     }
@@ -234,7 +234,7 @@ export class Caller implements PendingCallHost {
   private publish(outgoing: OutgoingCall, replyTo: string): Promise<void> {
     const { call, method, options, payload, callOptions, settings } = outgoing;
     if (call.settled) return done; // timed out or cancelled while the inbox opened
-    const selection = callOptions.reports ?? "all";
+    const selection = callOptions.reports ?? "final";
     const now = Date.now();
     const notBeforeMs = startTime(callOptions, now);
     const task: TaskEnvelope = {

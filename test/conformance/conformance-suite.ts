@@ -88,7 +88,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
 
       assert.deepEqual(await tasks.add({ a: 40, b: 2 }), { sum: 42 });
 
-      const call = tasks.countPrimes({ limit: 100 });
+      const call = tasks.countPrimes({ limit: 100 }, { reports: "all" });
       assert.match(call.id, /^[0-9a-f-]{36}$/);
       const reports = await collect(call.reports());
       assert.deepEqual(
@@ -124,7 +124,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       });
       const tasks = createClient(world.Tasks, world.transport);
 
-      const call = tasks.divide({ dividend: 1, divisor: 0 });
+      const call = tasks.divide({ dividend: 1, divisor: 0 }, { reports: "all" });
       const error = await rejection(call);
       assert.equal(error.code, "invalid_argument");
       assert.equal(error.rawMessage, "divisor must not be zero");
@@ -157,7 +157,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
         taskOptions: { maxAttempts: 5, initialBackoffMs: 5, backoffMultiplier: 2 },
       });
 
-      const call = tasks.add({ a: 1 });
+      const call = tasks.add({ a: 1 }, { reports: "all" });
       assert.deepEqual(await call, { sum: 3 });
       const reports = await collect(call.reports());
       assert.deepEqual(
@@ -423,7 +423,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
         ),
       );
       const tasks = createClient(world.Tasks, world.transport);
-      const call = tasks.add({}, { task: { timeoutMs: 50, maxAttempts: 2, initialBackoffMs: 1 } });
+      const call = tasks.add({}, { task: { timeoutMs: 50, maxAttempts: 2, initialBackoffMs: 1 }, reports: "all" });
       const error = await rejection(call);
       assert.equal(error.code, "deadline_exceeded");
       assert.deepEqual(
@@ -506,7 +506,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       assert.equal(runs, 1);
     });
 
-    it("sends only the reports asked for", async () => {
+    it("sends only the reports asked for, by default the outcome alone", async () => {
       await using world = await setup(factory);
       await world.makeWorker().serve(
         world.Tasks,
@@ -516,14 +516,15 @@ export function describeConformance(name: string, factory: TransportFactory): vo
         }),
       );
       const tasks = createClient(world.Tasks, world.transport);
-      const statuses = async (reports: "all" | "no-progress" | "final") => {
-        const call = tasks.add({ a: 1, b: 2 }, { reports });
+      const statuses = async (reports?: "all" | "no-progress" | "final") => {
+        const call = tasks.add({ a: 1, b: 2 }, reports === undefined ? {} : { reports });
         assert.deepEqual(await call, { sum: 3 });
         return (await collect(call.reports())).map((report) => report.status);
       };
       assert.deepEqual(await statuses("all"), ["sent", "received", "progress", "success"]);
       assert.deepEqual(await statuses("no-progress"), ["sent", "received", "success"]);
       assert.deepEqual(await statuses("final"), ["sent", "success"]);
+      assert.deepEqual(await statuses(), ["sent", "success"], "the default is the outcome alone");
 
       const fireAndForget = tasks.add({ a: 1, b: 2 }, { reports: "none" });
       await fireAndForget.sent;
