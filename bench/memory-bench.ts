@@ -67,7 +67,7 @@ export async function memoryBench(roundMs = 1000): Promise<Figure[]> {
     for (let round = 0; round < rounds; round++) {
       const result = await roundTrips(inFlight, options);
       perRound.push(result.perSecond);
-      latencies.push(...result.latencies);
+      for (const latency of result.latencies) latencies.push(latency);
     }
     latencies.sort((x, y) => x - y);
     return { perSecond: median(perRound), latencies };
