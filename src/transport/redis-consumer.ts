@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
 import { asBuffer, asBytes, asText } from "./redis-bytes.js";
+import { redisConnectionName } from "./redis-connection-name.js";
 import { RedisDelivery } from "./redis-delivery.js";
 import { consumerGroup, type RedisQueueKeys } from "./redis-queue-keys.js";
 import { runScript } from "./redis-scripts.js";
@@ -83,6 +84,7 @@ export class RedisConsumer {
   async start(): Promise<void> {
     await this.createGroups();
     this.blocking = this.redis.duplicate({
+      connectionName: redisConnectionName(this.broker.settings.prefix, `consumer:${this.name}`),
       enableAutoPipelining: false,
       // Wait for Redis to come back rather than fail the read: the loop goes on then.
       maxRetriesPerRequest: null,

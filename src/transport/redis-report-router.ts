@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { asBuffer, asBytes } from "./redis-bytes.js";
+import { redisConnectionName } from "./redis-connection-name.js";
 import { runScript } from "./redis-scripts.js";
 import type { Inbox, InboxOptions, ReportRouter, Subscription } from "./transport.js";
 
@@ -82,7 +83,11 @@ export class RedisReportRouter implements ReportRouter {
   /** The connection receiving broadcasts, subscribed once for all subscriptions. */
   private subscribed(): Promise<Redis> {
     this.subscriber ??= (async () => {
-      const connection = this.settings.redis.duplicate({ enableAutoPipelining: false, maxRetriesPerRequest: null });
+      const connection = this.settings.redis.duplicate({
+        connectionName: redisConnectionName(this.settings.prefix, "broadcast"),
+        enableAutoPipelining: false,
+        maxRetriesPerRequest: null,
+      });
       connection.on("error", (error: unknown) => {
         for (const subscriber of this.subscribers) subscriber.onError(error);
       });
@@ -152,7 +157,11 @@ class RedisInbox implements Inbox {
       this.markAlive().catch((error: unknown) => this.report(error));
     }, this.settings.inboxTtlMs / 3);
     this.keepAlive.unref();
-    const connection = this.redis.duplicate({ enableAutoPipelining: false, maxRetriesPerRequest: null });
+    const connection = this.redis.duplicate({
+      connectionName: redisConnectionName(this.settings.prefix, "inbox"),
+      enableAutoPipelining: false,
+      maxRetriesPerRequest: null,
+    });
     this.connection = connection;
     connection.on("error", ignore);
     // A server that restarted without its data lost the marker: say again that we listen.

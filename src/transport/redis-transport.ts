@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import { redisConnectionName } from "./redis-connection-name.js";
 import { RedisReportRouter } from "./redis-report-router.js";
 import { RedisResultStore } from "./redis-result-store.js";
 import { installScripts } from "./redis-scripts.js";
@@ -71,6 +72,7 @@ export function createRedisTransport(options: RedisTransportOptions = {}): Trans
   const redis =
     options.connection ??
     new Redis(options.url ?? "redis://127.0.0.1:6379", {
+      connectionName: redisConnectionName(prefix, "commands"),
       // Commands issued in one tick leave in one write.
       enableAutoPipelining: true,
     });
