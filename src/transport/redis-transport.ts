@@ -13,8 +13,7 @@ export interface RedisTransportOptions {
   /**
    * A connection to use for commands instead of opening one. The transport never closes
    * it; it duplicates it for blocking reads and broadcasts (those it closes). It must not
-   * use ioredis's `keyPrefix` (use `prefix`). Auto-pipelining (`enableAutoPipelining`) is
-   * recommended.
+   * use ioredis's `keyPrefix` (use `prefix`).
    */
   readonly connection?: Redis;
   /** Prefix of every key and channel; must not contain `{` or `}`. Default: `dingo`. */
@@ -73,8 +72,10 @@ export function createRedisTransport(options: RedisTransportOptions = {}): Trans
     options.connection ??
     new Redis(options.url ?? "redis://127.0.0.1:6379", {
       connectionName: redisConnectionName(prefix, "commands"),
-      // Commands issued in one tick leave in one write.
-      enableAutoPipelining: true,
+      // Off: ioredis writes each command at once without waiting for earlier replies, so
+      // commands are pipelined anyway; its auto-pipelining (batching per tick) measured
+      // about a third slower here for round trips at 1 and 64 in flight.
+      enableAutoPipelining: false,
     });
   // Failures reach the caller of each command; the event itself says nothing more.
   if (owned) redis.on("error", () => {});
