@@ -23,3 +23,13 @@ export async function requireRedis(): Promise<boolean> {
     probe.disconnect();
   }
 }
+
+/** Deletes every key under `prefix` (tests' queues leave streams without expiry behind). */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== "0");
+}

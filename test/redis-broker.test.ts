@@ -6,7 +6,7 @@ import { createClient, createWorker, type Delivery, TaskError, type Transport } 
 import { redisQueueKeys } from "../src/transport/redis-queue-keys.js";
 import { createRedisTransport, type RedisTransportOptions } from "../src/transport/redis-transport.js";
 import { conformanceServices, deferred, onlyAdd } from "./conformance/fixtures.js";
-import { redisUrl, requireRedis } from "./redis-availability.js";
+import { deleteKeys, redisUrl, requireRedis } from "./redis-availability.js";
 
 const available = await requireRedis();
 
@@ -34,9 +34,11 @@ function task(queue: string, body: number[], notBeforeMs = 0) {
 describe("redis transport", { skip: available ? false : `Redis is not reachable at ${redisUrl}` }, () => {
   let redis: Redis;
   const transports: Transport[] = [];
+  const prefixes = new Set<string>();
   const open = (options: RedisTransportOptions): Transport => {
     const transport = createRedisTransport({ url: redisUrl, ...options });
     transports.push(transport);
+    if (options.prefix !== undefined) prefixes.add(options.prefix);
     return transport;
   };
 
@@ -45,6 +47,7 @@ describe("redis transport", { skip: available ? false : `Redis is not reachable 
   });
   after(async () => {
     await Promise.all(transports.map((transport) => transport.close()));
+    for (const prefix of prefixes) await deleteKeys(redis, prefix);
     redis.disconnect();
   });
 

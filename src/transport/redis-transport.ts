@@ -67,6 +67,10 @@ export function createRedisTransport(options: RedisTransportOptions = {}): Trans
   if (/[{}]/.test(prefix) || prefix === "") {
     throw new Error(`the Redis key prefix must be non-empty and without braces, got "${prefix}"`);
   }
+  if (options.connection?.options.keyPrefix) {
+    // Scripts get prefixed keys but unprefixed inbox addresses: they would not match.
+    throw new Error("a connection with ioredis's keyPrefix cannot be used: give the transport a prefix instead");
+  }
   const owned = options.connection === undefined;
   const redis =
     options.connection ??
