@@ -52,6 +52,7 @@ export class RedisConsumer {
   private loop: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private stopped = false;
+  private retired = false;
   private groupsReady = false;
   private reclaimDueAt = 0;
   /** Queue to take from first, rotated so that no queue starves the others. */
@@ -148,6 +149,8 @@ export class RedisConsumer {
 
   /** Leaves the groups (if it owns nothing) and stops the lease timer. */
   private retire(): void {
+    if (this.retired) return;
+    this.retired = true;
     clearInterval(this.extendTimer);
     this.onRetired(this);
     for (const queue of this.queues) {
