@@ -36,7 +36,17 @@ export class RedisReportRouter implements ReportRouter {
 
   constructor(private readonly settings: RedisReportRouterSettings) {
     this.channel = `${settings.prefix}:broadcast`;
+    // A server that restarted without its data lost the inboxes' markers, and workers drop
+    // reports to an inbox without one. The publishes that the command connection sends
+    // again once reconnected name these inboxes as their reply addresses: write the markers
+    // right behind them, in the same tick, before any worker can have run one of those
+    // tasks. (An inbox's own connection reconnects on a schedule of its own, maybe later.)
+    settings.redis.on("ready", this.markInboxesAlive);
   }
+
+  private readonly markInboxesAlive = (): void => {
+    for (const inbox of this.inboxes) inbox.markAliveAgain();
+  };
 
   async openInbox(options: InboxOptions): Promise<Inbox> {
     if (this.closed) throw closedError();
@@ -119,6 +129,7 @@ export class RedisReportRouter implements ReportRouter {
   /** Closes every inbox and the broadcast connection. */
   async close(): Promise<void> {
     this.closed = true;
+    this.settings.redis.off("ready", this.markInboxesAlive);
     this.subscribers.clear();
     const subscriber = this.subscriber;
     this.subscriber = undefined;
@@ -165,9 +176,8 @@ class RedisInbox implements Inbox {
     this.connection = connection;
     connection.on("error", ignore);
     // A server that restarted without its data lost the marker: say again that we listen.
-    connection.on("ready", () => {
-      if (!this.closed) this.markAlive().catch((error: unknown) => this.report(error));
-    });
+    // (And when the command connection is ready again: see RedisReportRouter.)
+    connection.on("ready", this.markAliveAgain);
     this.loop = this.read(connection);
   }
 
@@ -188,6 +198,11 @@ class RedisInbox implements Inbox {
     await this.loop;
     await this.redis.del(this.alive, this.address);
   }
+
+  /** Writes the marker again after a reconnect, unless closed. */
+  readonly markAliveAgain = (): void => {
+    if (!this.closed) this.markAlive().catch((error: unknown) => this.report(error));
+  };
 
   private markAlive(): Promise<unknown> {
     return this.redis.set(this.alive, "1", "PX", this.settings.inboxTtlMs);

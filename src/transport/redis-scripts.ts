@@ -213,17 +213,27 @@ return {0}
 /**
  * Records a final report unless one is recorded. KEYS: result hash. ARGV: report, ttl ms.
  * Returns {0} not recorded, or {1, watcher address, …}.
+ *
+ * The very same report bytes recorded already count as recorded, with the same watchers:
+ * that is this settle run again, because ioredis resends a command whose reply a dropped
+ * connection lost (a server stopping answers nothing to the commands of its last event
+ * loop turn, which its AOF keeps). Answering "not recorded" then would make the worker
+ * drop the outcome as if a cancellation had won, and the caller would never hear of it.
+ * (A report holds the worker id and the time in ms, so another settle does not send the
+ * same bytes.) For that, the watcher fields stay beside the report until the hash expires.
  */
 export const settleScript = `
-if redis.call('HEXISTS', KEYS[1], 'report') == 1 then return {0} end
+local recorded = redis.call('HGET', KEYS[1], 'report')
+if recorded and recorded ~= ARGV[1] then return {0} end
 local out = {1}
-local fields = redis.call('HKEYS', KEYS[1])
-for _, field in ipairs(fields) do
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
   if string.sub(field, 1, 8) == 'watcher:' then out[#out + 1] = string.sub(field, 9) end
 end
-if #fields > 0 then redis.call('DEL', KEYS[1]) end
-redis.call('HSET', KEYS[1], 'report', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if not recorded then
+  redis.call('HDEL', KEYS[1], 'claimed')
+  redis.call('HSET', KEYS[1], 'report', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
 return out
 `;
 
