@@ -273,6 +273,7 @@ export class Caller implements PendingCallHost {
     this.inbox ??= this.transport.reports.openInbox({
       onReport: (bytes) => this.route(bytes),
       onError: (error) => this.emitAll({ type: "transport-error", operation: "inbox", error }),
+      onGap: () => this.recoverOutcomes(),
     });
     return this.inbox.then(
       (inbox) => {
@@ -285,6 +286,23 @@ export class Caller implements PendingCallHost {
         throw error;
       },
     );
+  }
+
+  /**
+   * The inbox may have lost reports: settle every pending call whose outcome is recorded
+   * from the record. Calls whose tasks have not finished get their reports as usual.
+   */
+  private recoverOutcomes(): void {
+    const keys = new Set<string>();
+    for (const call of this.pending.all()) keys.add(call.key);
+    for (const key of keys) {
+      this.transport.results.lookup(key).then(
+        (recorded) => {
+          if (recorded !== undefined) this.route(recorded);
+        },
+        (error: unknown) => this.emitAll({ type: "transport-error", operation: "recover outcomes", error }),
+      );
+    }
   }
 
   private route(bytes: Uint8Array): void {

@@ -39,6 +39,14 @@ export class PendingCalls {
     }
   }
 
+  /** Every pending call, each once. */
+  *all(): IterableIterator<PendingCall<unknown>> {
+    for (const entry of this.byId.values()) {
+      if (Array.isArray(entry)) yield* entry;
+      else yield entry;
+    }
+  }
+
   /** Calls `visit` with every pending call of the task (name and id). */
   forEach(name: string, id: string, visit: (call: PendingCall<unknown>) => void): void {
     const entry = this.byId.get(id);

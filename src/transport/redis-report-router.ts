@@ -151,6 +151,8 @@ class RedisInbox implements Inbox {
   private closing: Promise<void> | undefined;
   private closed = false;
   private wake: (() => void) | undefined;
+  /** Whether the connection was ready once: later `ready` events are reconnects. */
+  private connectedBefore = false;
 
   constructor(
     private readonly settings: RedisReportRouterSettings,
@@ -178,6 +180,9 @@ class RedisInbox implements Inbox {
     // A server that restarted without its data lost the marker: say again that we listen.
     // (And when the command connection is ready again: see RedisReportRouter.)
     connection.on("ready", this.markAliveAgain);
+    // BLMPOP removes what it reads: a read whose reply died with the connection lost its
+    // reports. After every reconnect the caller recovers outcomes from the result store.
+    connection.on("ready", this.reportGap);
     this.loop = this.read(connection);
   }
 
@@ -198,6 +203,14 @@ class RedisInbox implements Inbox {
     await this.loop;
     await this.redis.del(this.alive, this.address);
   }
+
+  private readonly reportGap = (): void => {
+    if (!this.connectedBefore) {
+      this.connectedBefore = true;
+      return;
+    }
+    if (!this.closed) this.options.onGap?.();
+  };
 
   /** Writes the marker again after a reconnect, unless closed. */
   readonly markAliveAgain = (): void => {

@@ -127,6 +127,13 @@ export interface InboxOptions {
   readonly onReport: (report: Uint8Array) => void;
   /** Receives errors the transport recovers from by itself. */
   readonly onError: (error: unknown) => void;
+  /**
+   * Called when reports sent to this inbox may have been lost: its connection broke and
+   * came back, and a read in flight may have taken reports whose reply never arrived. The
+   * owner recovers the final outcomes from the result store. Only inboxes can lose
+   * reports this way; a transport whose inboxes cannot never calls it.
+   */
+  readonly onGap?: () => void;
 }
 
 /** A subscription; `close()` is idempotent. */
