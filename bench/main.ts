@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- <suite>…]`: benchmarks, not tests. Suites: memory, codec (default: both).
+ * `npm run bench [-- <suite>…]`: benchmarks, not tests. Suites: memory, codec, redis
+ * (default: memory and codec; redis needs a server at REDIS_URL and takes about a minute).
  * Prints a table, then one `name: value unit` line per figure.
  *
  * The script bundles this file with esbuild and runs it with plain node: the library is
@@ -9,6 +10,7 @@
 import { codecBench } from "./codec-bench.js";
 import { report } from "./measure.js";
 import { memoryBench } from "./memory-bench.js";
+import { redisBench } from "./redis-bench.js";
 
 const suites: Record<string, () => Promise<void>> = {
   memory: async () => report("Memory transport round trips (worker and client in one process)", await memoryBench()),
@@ -16,10 +18,17 @@ const suites: Record<string, () => Promise<void>> = {
     report("Task envelope encode+decode (same message, same run)", await codecBench(), [
       "baselines: protobufjs reflection codec (protobufjs.load of envelope.proto) and JSON.stringify+parse",
     ]),
+  redis: async () => {
+    const { figures, notes } = await redisBench();
+    report("Redis round trips: dingo vs raw ioredis lists vs BullMQ (same server, same run)", figures, notes);
+  },
 };
 
+/** Suites run when none is named: those that need no server. */
+const defaults = ["memory", "codec"];
+
 const chosen = process.argv.slice(2);
-for (const name of chosen.length > 0 ? chosen : Object.keys(suites)) {
+for (const name of chosen.length > 0 ? chosen : defaults) {
   const suite = suites[name];
   if (suite === undefined) {
     console.error(`unknown benchmark "${name}" (known: ${Object.keys(suites).join(", ")})`);
