@@ -182,13 +182,23 @@ class TaskWorker implements Worker {
     });
   }
 
-  /** Cancellations are broadcast as CANCELLED reports; abort the handler if it runs here. */
+  /**
+   * Cancellations are broadcast as CANCELLED reports: abort the handler if it runs here,
+   * and record the cancellation in this worker's result store, so that a copy still queued
+   * is skipped even where the store is not the caller's (RabbitMQ without a shared store
+   * keeps results per process). Where the caller recorded it already, that is a no-op.
+   */
   private async listenForCancellations(): Promise<void> {
     this.cancellations ??= this.transport.reports.subscribe({
       onReport: (bytes) => {
         try {
           const report = decodeReport(bytes);
-          if (taskStatus(report.status) === "cancelled") this.runner.cancel(taskKey(report.name, report.taskId));
+          if (taskStatus(report.status) !== "cancelled") return;
+          const key = taskKey(report.name, report.taskId);
+          this.runner.cancel(key);
+          this.transport.results.settle(key, bytes, 0).catch((error: unknown) => {
+            this.events.emit({ type: "transport-error", operation: "record cancellation", error });
+          });
         } catch (error) {
           this.events.emit({ type: "transport-error", operation: "decode broadcast", error });
         }

@@ -566,7 +566,14 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       await using world = await setup(factory);
       const events = createEventBus();
       const seen: string[] = [];
-      const unsubscribe = events.subscribe((event) => seen.push(event.type));
+      // One bus hears both sides. Each side's events are in order; across sides a worker
+      // may receive a task, and even answer it, before its caller hears the broker's
+      // confirmation (RabbitMQ delivers persistent messages before it confirms them).
+      const bothPublished = deferred();
+      const unsubscribe = events.subscribe((event) => {
+        seen.push(event.type);
+        if (seen.filter((type) => type === "task-published").length === 2) bothPublished.resolve();
+      });
       await world.makeWorker({ events }).serve(
         world.Tasks,
         onlyAdd(({ a }) => {
@@ -577,9 +584,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       const tasks = createClient(world.Tasks, world.transport, { events });
       await tasks.add({});
       await rejection(tasks.add({ a: 1 }));
-      // One bus hears both sides. Each side's events are in order; across sides a worker
-      // may receive a task before its caller hears the broker's confirmation (RabbitMQ
-      // delivers persistent messages before it confirms them).
+      await bothPublished.promise;
       const callerSide = new Set(["task-published"]);
       assert.deepEqual(
         seen.filter((type) => callerSide.has(type)),
