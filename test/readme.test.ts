@@ -22,6 +22,7 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
+import { amqpUrl, openInspector, requireRabbitMq } from "./amqp-availability.js";
 import { deleteKeys, redisUrl, requireRedis } from "./redis-availability.js";
 
 const run = promisify(execFile);
@@ -58,6 +59,26 @@ async function removeRedisKeys(prefix: string): Promise<void> {
     await deleteKeys(redis, prefix);
   } finally {
     redis.disconnect();
+  }
+}
+
+/**
+ * Deletes the durable queues and exchanges an example declared under `prefix`, found with
+ * rabbitmqctl (the example's transport object is gone with its process).
+ */
+async function removeRabbitMqTopology(prefix: string): Promise<void> {
+  const list = async (what: string): Promise<string[]> => {
+    const { stdout } = await run("rabbitmqctl", ["-q", "--no-table-headers", what, "name"]);
+    return stdout.split("\n").filter((name) => name.startsWith(prefix));
+  };
+  const [queues, exchanges] = [await list("list_queues"), await list("list_exchanges")];
+  const inspector = await openInspector();
+  try {
+    const channel = await inspector.createChannel();
+    for (const queue of queues) await channel.deleteQueue(queue);
+    for (const exchange of exchanges) await channel.deleteExchange(exchange);
+  } finally {
+    await inspector.close();
   }
 }
 
@@ -100,16 +121,23 @@ describe("README.md", () => {
       assert.fail(`README TypeScript does not typecheck:\n${error.stdout}`),
     );
     for (const [index, file] of files.entries()) {
-      // The Redis example needs Redis: skipped with a message without it, a failure on CI.
-      const needsRedis = ofLang("ts")[index]?.code.includes("dingo-ts/transport/redis") === true;
+      // Broker examples need their brokers: skipped with a message without them, a failure on CI.
+      const code = ofLang("ts")[index]?.code ?? "";
+      const needsRedis = code.includes("dingo-ts/transport/redis");
+      const needsRabbitMq = code.includes("dingo-ts/transport/amqp");
       if (needsRedis && !(await requireRedis())) {
         t.diagnostic(`skipped ${file}: Redis is not reachable at ${redisUrl}`);
+        continue;
+      }
+      if (needsRabbitMq && !(await requireRabbitMq())) {
+        t.diagnostic(`skipped ${file}: RabbitMQ is not reachable at ${amqpUrl}`);
         continue;
       }
       await run(process.execPath, ["--import", "tsx", file], { cwd: root, timeout: 60_000 }).catch(
         (error: { stderr: string }) => assert.fail(`${file} failed:\n${error.stderr}`),
       );
       if (needsRedis) await removeRedisKeys("shop");
+      if (needsRabbitMq) await removeRabbitMqTopology("shop.");
     }
   });
 
