@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { asBuffer, asBytes, asText } from "./redis-bytes.js";
 import { runScript } from "./redis-scripts.js";
+import { batchTickWrites } from "./redis-tick-writes.js";
 import type { Claim, ResultStore, Settlement } from "./transport.js";
 
 /** Settings of the Redis result store, resolved by `createRedisTransport`. */
@@ -41,6 +42,7 @@ export class RedisResultStore implements ResultStore {
   }
 
   async lookup(key: string): Promise<Uint8Array | undefined> {
+    batchTickWrites(this.settings.redis);
     const report = await this.settings.redis.hgetBuffer(this.key(key), "report");
     return report === null ? undefined : asBytes(report);
   }

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { batchTickWrites } from "./redis-tick-writes.js";
 
 /**
  * The Lua scripts of the Redis transport, one per step that must be atomic. Their
@@ -275,5 +276,6 @@ export function installScripts(redis: Redis): void {
 export function runScript(redis: Redis, name: RedisScriptName, args: readonly ScriptArgument[]): Promise<unknown> {
   const script = (redis as unknown as Record<string, ScriptFunction>)[`${name}Buffer`];
   if (script === undefined) return Promise.reject(new Error(`the Redis script ${name} is not installed`));
+  batchTickWrites(redis);
   return script.apply(redis, args as ScriptArgument[]);
 }

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { asBuffer, asBytes, asText } from "./redis-bytes.js";
 import { RedisConsumer } from "./redis-consumer.js";
 import { clampPriority, type RedisQueueKeys, redisQueueKeys } from "./redis-queue-keys.js";
+import { batchTickWrites } from "./redis-tick-writes.js";
 import type { ConsumeOptions, Consumer, DeadLetter, OutgoingTask, TaskBroker } from "./transport.js";
 
 /** Settings of the Redis task broker, resolved by `createRedisTransport`. */
@@ -42,6 +43,7 @@ export class RedisTaskBroker implements TaskBroker {
     const keys = this.queueKeys(task.queue);
     const priority = clampPriority(task.priority);
     const body = asBuffer(task.body);
+    batchTickWrites(this.settings.redis);
     if (task.notBeforeMs > Date.now()) {
       const member = Buffer.concat([Buffer.from(this.delayedMemberPrefix(priority)), body]);
       const added = this.settings.redis.zadd(keys.delayed, task.notBeforeMs, member);

@@ -1,0 +1,37 @@
+import type { Redis } from "ioredis";
+
+/** A socket that can hold writes back (`net.Socket`, `tls.TLSSocket`). */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/** Sockets corked in the current tick. */
+const corked = new Set<Corkable>();
+
+/**
+ * Makes the commands issued on `redis` from now until the end of the current tick go out
+ * in one socket write: the socket is corked at the first command of a tick and uncorked
+ * at `process.nextTick`, which runs once the current stack and the promise reactions it
+ * queued have run and before any I/O, so nothing waits longer than this tick's own code.
+ *
+ * ioredis writes every command to the socket at once (pipelined, but one `write` each);
+ * per-command writes were half of the Node CPU time of a round trip. ioredis's own
+ * auto-pipelining (batches through `pipeline()`) measured slower than this. Commands stay
+ * in the order they were issued, so a command issued after another is still run after it.
+ * Call it before issuing a command; commands issued later in the same tick on the same
+ * socket ride along whether they called it or not.
+ */
+export function batchTickWrites(redis: Redis): void {
+  if (redis.status !== "ready") return; // queued offline: ioredis writes them on connect
+  const socket = (redis as unknown as { stream?: Corkable }).stream;
+  if (socket === undefined || corked.has(socket)) return;
+  corked.add(socket);
+  socket.cork();
+  if (corked.size === 1) process.nextTick(uncorkAll);
+}
+
+function uncorkAll(): void {
+  for (const socket of corked) socket.uncork();
+  corked.clear();
+}
