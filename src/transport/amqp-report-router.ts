@@ -49,6 +49,7 @@ export class AmqpReportRouter implements ReportRouter {
         acknowledged: true,
         onReport: options.onReport,
         onError: options.onError,
+        onGap: options.onGap,
       },
       (closed) => this.inboxes.delete(closed),
     );
@@ -274,6 +275,12 @@ class AmqpQueueReader {
       this.consume().then(
         () => {
           this.failures = 0;
+          // Reading again after the channel closed. Reports are transient: if RabbitMQ
+          // restarted meanwhile, those waiting in the queue (or sent just before) are gone.
+          // Tell the owner, which recovers the final outcomes from the result store
+          // (InboxOptions.onGap). After a mere connection loss nothing was lost (unacked
+          // reports are delivered again) and the recovery finds only what it gets anyway.
+          if (!this.closed) this.options.onGap?.();
         },
         (error: unknown) => {
           if (this.closed) return;
