@@ -39,4 +39,10 @@ export type {
   Transport,
 } from "./transport/transport.js";
 export { createWorker, type Worker } from "./worker.js";
+export {
+  defineWorkerModule,
+  type ServiceEntry,
+  type WorkerModule,
+  type WorkerModuleInit,
+} from "./worker-module.js";
 export type { WorkerCloseOptions, WorkerOptions } from "./worker-options.js";

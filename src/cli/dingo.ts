@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { createCallCommand } from "./call-command.js";
 import { CliError } from "./cli-error.js";
 import { createGenCommand } from "./gen-command.js";
+import { createWorkerCommand } from "./worker-command.js";
 
 const version = (
   JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
@@ -9,7 +11,7 @@ const version = (
 
 /**
  * The `dingo` command line: one subcommand per file in `src/cli/` (`gen-command.ts`
- * → `dingo gen`). A new command is a `createXCommand()` added here.
+ * → `dingo gen`, `worker-command.ts` → `dingo worker`, `call-command.ts` → `dingo call`). A new command is a `createXCommand()` added here.
  */
 export function createProgram(): Command {
   const program = new Command("dingo")
@@ -20,7 +22,7 @@ export function createProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .addHelpText("after", "\nRun `dingo help <command>` for the options of a command.");
-  for (const command of [createGenCommand()]) {
+  for (const command of [createGenCommand(), createWorkerCommand(), createCallCommand()]) {
     // addCommand() does not pass settings down; without this a subcommand's usage error
     // would call process.exit() itself instead of returning through runCli.
     program.addCommand(command.copyInheritedSettings(program));
