@@ -29,7 +29,8 @@ return -1
 `;
 
 /**
- * Reads new entries from the ready streams, highest priority first.
+ * Reads new entries from the ready streams, highest priority first, skipping empty streams
+ * (XLEN is O(1); an XREADGROUP of an empty stream costs several times more).
  * KEYS: ready:9 … ready:0. ARGV: group, consumer, count.
  * Returns a flat list: key index (1-based), entry id, task bytes, delivery count, …
  */
@@ -38,7 +39,10 @@ local out = {}
 local left = tonumber(ARGV[3])
 for i = 1, #KEYS do
   if left <= 0 then break end
-  local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', left, 'STREAMS', KEYS[i], '>')
+  local reply = false
+  if redis.call('XLEN', KEYS[i]) > 0 then
+    reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', left, 'STREAMS', KEYS[i], '>')
+  end
   if reply then
     for _, entry in ipairs(reply[1][2]) do
       local fields = entry[2]
