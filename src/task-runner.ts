@@ -222,7 +222,7 @@ export class TaskRunner {
         const durationMs = Date.now() - startedAt;
         events.emit({ type: "task-succeeded", taskId: task.id, name: task.name, attempt: task.attempt, durationMs });
       }
-      return this.reportThenAck(delivery, task, report, watchers);
+      return this.deliverReport(task, report, watchers).then(() => delivery.ack());
     });
   }
 
@@ -321,25 +321,8 @@ export class TaskRunner {
       status = undefined;
     }
     if (status === "cancelled") this.settings.events.emit({ type: "task-cancelled", taskId: task.id, name: task.name });
-    if (status === undefined) return delivery.ack();
-    return this.reportThenAck(delivery, task, recorded, noWatchers);
-  }
-
-  /**
-   * Sends a recorded report, then acks. Where the broker applies the ack after the sends
-   * issued before it (same `sequence`), both go out in the same tick: the ack's reply then
-   * also means the sends were answered (a send error is only logged either way).
-   */
-  private reportThenAck(
-    delivery: Delivery,
-    task: TaskEnvelope,
-    report: Uint8Array,
-    watchers: readonly string[],
-  ): Promise<void> {
-    const sent = this.deliverReport(task, report, watchers);
-    const sequence = delivery.sequence;
-    if (sequence !== undefined && sequence === this.settings.transport.reports.sequence) return delivery.ack();
-    return sent.then(() => delivery.ack());
+    if (status !== undefined) await this.deliverReport(task, recorded, noWatchers);
+    return delivery.ack();
   }
 
   private async deadLetter(delivery: Delivery, task: TaskEnvelope | undefined, reason: string): Promise<void> {

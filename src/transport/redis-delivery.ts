@@ -13,8 +13,6 @@ import type { Delivery, OutgoingTask } from "./transport.js";
  */
 export class RedisDelivery implements Delivery {
   readonly queue: string;
-  /** The command connection: settlements run after the reports sent before them on it. */
-  readonly sequence: object;
   private done = false;
 
   constructor(
@@ -26,7 +24,6 @@ export class RedisDelivery implements Delivery {
     readonly deliveryCount: number,
   ) {
     this.queue = stream.keys.queue;
-    this.sequence = broker.settings.redis;
   }
 
   ack(): Promise<void> {

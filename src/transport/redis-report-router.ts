@@ -31,14 +31,11 @@ export class RedisReportRouter implements ReportRouter {
   private readonly inboxes = new Set<RedisInbox>();
   private readonly subscribers = new Set<InboxOptions>();
   private readonly channel: string;
-  /** The command connection: `send` writes its script there before returning. */
-  readonly sequence: object;
   private subscriber: Promise<Redis> | undefined;
   private closed = false;
 
   constructor(private readonly settings: RedisReportRouterSettings) {
     this.channel = `${settings.prefix}:broadcast`;
-    this.sequence = settings.redis;
     // A server that restarted without its data lost the inboxes' markers, and workers drop
     // reports to an inbox without one. The publishes that the command connection sends
     // again once reconnected name these inboxes as their reply addresses: write the markers

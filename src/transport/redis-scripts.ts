@@ -226,8 +226,14 @@ return {0}
  * drop the outcome as if a cancellation had won, and the caller would never hear of it.
  * (A report holds the worker id and the time in ms, so another settle does not send the
  * same bytes.) For that, the watcher fields stay beside the report until the hash expires.
+ * A missing hash (no claim, no record: the common case) is recorded at once.
  */
 export const settleScript = `
+if redis.call('HLEN', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'report', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1}
+end
 local recorded = redis.call('HGET', KEYS[1], 'report')
 if recorded and recorded ~= ARGV[1] then return {0} end
 local out = {1}

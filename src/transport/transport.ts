@@ -84,14 +84,6 @@ export interface Delivery {
   readonly body: Uint8Array;
   /** How many times this task has been delivered, this delivery included (1 the first time). */
   readonly deliveryCount: number;
-  /**
-   * Optional. When it is the very object of the report router's `sequence`, a settlement
-   * of this delivery issued after `send` calls of that router is applied by the broker
-   * after those sends even if it is issued before their replies (Redis: one command
-   * connection, commands run in the order written). The runner then acks in the same tick
-   * as it sends the final report the ack must follow, instead of a round trip later.
-   */
-  readonly sequence?: object;
   /** Done with the task: remove it. */
   ack(): Promise<void>;
   /** Replace the task by `next` (a later attempt, usually delayed) and remove this one. */
@@ -118,11 +110,6 @@ export interface DeadLetter {
 export interface ReportRouter {
   /** Opens an inbox for this caller; its address goes into `Task.reply_to`. */
   openInbox(options: InboxOptions): Promise<Inbox>;
-  /**
-   * Optional: see {@link Delivery.sequence}. A router that has one issues the command of
-   * `send` before `send` returns.
-   */
-  readonly sequence?: object;
   /**
    * Sends an encoded `dingo.v1.Report` to an inbox. Sending to an inbox that no longer
    * exists is not an error: nobody is waiting.
