@@ -1,12 +1,15 @@
 /**
- * `npm run bench [-- <suite>…]`: benchmarks, not tests. Suites: memory, codec, redis
- * (default: memory and codec; redis needs a server at REDIS_URL and takes about a minute).
+ * `npm run bench [-- <suite>…]`: benchmarks, not tests. Suites: memory, codec, redis, amqp
+ * (default: memory and codec; redis needs a server at REDIS_URL and takes about a minute;
+ * amqp needs RabbitMQ at AMQP_URL, and Redis at REDIS_URL for its mixed-mode line, and
+ * takes about a minute and a half).
  * Prints a table, then one `name: value unit` line per figure.
  *
  * The script bundles this file with esbuild and runs it with plain node: the library is
  * measured as users run it, compiled, not through tsx's on-the-fly transform (which adds
  * wrappers to every function and measured up to twice slower on the hot path).
  */
+import { amqpBench } from "./amqp-bench.js";
 import { codecBench } from "./codec-bench.js";
 import { report } from "./measure.js";
 import { memoryBench } from "./memory-bench.js";
@@ -21,6 +24,10 @@ const suites: Record<string, () => Promise<void>> = {
   redis: async () => {
     const { figures, notes } = await redisBench();
     report("Redis round trips: dingo vs raw ioredis lists vs BullMQ (same server, same run)", figures, notes);
+  },
+  amqp: async () => {
+    const { figures, notes } = await amqpBench();
+    report("RabbitMQ round trips: dingo vs raw amqplib request/reply (same broker, same run)", figures, notes);
   },
 };
 
