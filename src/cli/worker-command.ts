@@ -92,8 +92,15 @@ async function runWorker(modulePath: string, flags: WorkerFlags): Promise<void> 
     concurrency: flags.concurrency,
     pid: process.pid,
   });
-  const signal = await nextSignal(log);
-  await shutDown(worker, opened, module.close, flags, log, signal);
+  // Signal listeners do not keep Node running, and the memory transport holds no socket:
+  // without this, Node would end the process with an unsettled-await exit code.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  try {
+    const signal = await nextSignal(log);
+    await shutDown(worker, opened, module.close, flags, log, signal);
+  } finally {
+    clearInterval(keepAlive);
+  }
 }
 
 /** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */
