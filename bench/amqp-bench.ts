@@ -37,7 +37,7 @@
  * `BENCH_AMQP_ROUNDS` (default 5) and `BENCH_AMQP_ROUND_MS` (default 1000) shorten or
  * lengthen the round trips; the broker's process id is found from the port of `AMQP_URL`
  * (through /proc, which needs the rights to read its file descriptors) unless
- * `BENCH_AMQP_BROKER_PID` gives it. The whole suite takes about 70 s with the defaults.
+ * `BENCH_AMQP_BROKER_PID` gives it. The whole suite takes about a minute with the defaults.
  */
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";

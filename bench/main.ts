@@ -2,7 +2,7 @@
  * `npm run bench [-- <suite>…]`: benchmarks, not tests. Suites: memory, codec, redis, amqp
  * (default: memory and codec; redis needs a server at REDIS_URL and takes about a minute;
  * amqp needs RabbitMQ at AMQP_URL, and Redis at REDIS_URL for its mixed-mode line, and
- * takes about a minute and a half).
+ * takes about a minute).
  * Prints a table, then one `name: value unit` line per figure.
  *
  * The script bundles this file with esbuild and runs it with plain node: the library is
