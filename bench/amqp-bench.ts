@@ -494,9 +494,17 @@ async function countFrames(
     if ((rest[3] as Buffer).length > 0) count(this, "→ (content body)");
     return original.sendMessage.call(this, channel, method, ...rest);
   };
+  // recvFrame calls itself once it has read more bytes: count the frame it returns once.
+  let receiving = 0;
   prototype.recvFrame = function () {
-    const frame = original.recvFrame.call(this);
-    if (frame !== false && frame !== undefined && frame !== null) {
+    receiving++;
+    let frame: ReturnType<CountedConnection["recvFrame"]>;
+    try {
+      frame = original.recvFrame.call(this);
+    } finally {
+      receiving--;
+    }
+    if (receiving === 0 && frame !== false && frame !== undefined && frame !== null) {
       // Methods have a 32-bit id (class << 16 | method); content headers their class id;
       // bodies no id. Only methods are counted by name.
       if (typeof frame.id === "number" && frame.id > 0xffff) count(this, `← ${methodName(frame.id)}`);
