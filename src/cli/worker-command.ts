@@ -82,6 +82,11 @@ async function runWorker(modulePath: string, flags: WorkerFlags): Promise<void> 
     await opened.close().catch(() => {});
     throw new CliError(`cannot start the worker: ${errorText(error)}`);
   }
+  // Signal listeners do not keep Node running, and the memory transport holds no socket:
+  // without this, Node would end the process with an unsettled-await exit code.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  // Listening before saying ready: whoever waits for the line may signal at once.
+  const stopped = nextSignal(log);
   if (opened.kind === "memory") {
     log.write("warn", "memory-transport", { note: "only this process can call these tasks" });
   }
@@ -92,11 +97,8 @@ async function runWorker(modulePath: string, flags: WorkerFlags): Promise<void> 
     concurrency: flags.concurrency,
     pid: process.pid,
   });
-  // Signal listeners do not keep Node running, and the memory transport holds no socket:
-  // without this, Node would end the process with an unsettled-await exit code.
-  const keepAlive = setInterval(() => {}, 2 ** 30);
   try {
-    const signal = await nextSignal(log);
+    const signal = await stopped;
     await shutDown(worker, opened, module.close, flags, log, signal);
   } finally {
     clearInterval(keepAlive);

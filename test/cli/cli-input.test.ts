@@ -165,7 +165,7 @@ describe("dingo worker on the memory transport", { timeout: 45_000 }, () => {
     assert.equal(ready.concurrency, 16);
     worker.kill("SIGINT");
     const exit = await worker.exited;
-    assert.equal(exit.code, 0, exit.stderr);
+    assert.equal(exit.code, 0, `${exit.signal} ${exit.stdout} ${exit.stderr}`);
     const events = exit.stdout
       .trim()
       .split("\n")
