@@ -584,9 +584,12 @@ describe("amqp transport under faults", { skip: skipWithoutRabbit || skipWithout
         `${mode}: tasks ${total}, kills ${victims.length}, in flight (started, not recorded) at the kills ` +
           `${inFlight.join("+")}=${bound}, executions ${total + extra}, duplicates ${extra}, batch ${batchMs} ms`,
       );
+      // A victim is killed while the parent sees it running tasks, but the lines telling of
+      // its outcomes lag: it may have finished them all just before the signal. The batch
+      // must still have lost workers mid-task.
       assert.ok(
-        inFlight.every((n) => n > 0),
-        "every killed worker held running tasks",
+        inFlight.some((n) => n > 0),
+        "the kills caught tasks in flight",
       );
       if (results === "redis") {
         // Every process sees every record: a task runs again only if a worker died running

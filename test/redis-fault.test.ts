@@ -489,9 +489,12 @@ describe("redis transport under faults", { skip: skipWithoutRedis }, () => {
       `tasks ${total}, kills ${victims.length}, in flight at the kills ${inFlight.join("+")}=${bound}, ` +
         `executions ${total + extra}, duplicates ${extra}, batch ${batchMs} ms`,
     );
+    // A victim is killed while the parent sees it running tasks, but the lines telling of
+    // its outcomes lag: it may have finished them all just before the signal. The batch
+    // must still have lost workers mid-task.
     assert.ok(
-      inFlight.every((n) => n > 0),
-      "every killed worker held running tasks",
+      inFlight.some((n) => n > 0),
+      "the kills caught tasks in flight",
     );
     assert.ok(extra <= bound, `duplicates (${extra}) ≤ tasks in flight at the kills (${bound})`);
     assert.ok(survivor.starts.length > 0, "the surviving worker ran tasks");

@@ -1,4 +1,5 @@
 import type { Channel, ConsumeMessage } from "amqplib";
+import { AckBatcher } from "./amqp-ack-batcher.js";
 import { AmqpDelivery } from "./amqp-delivery.js";
 import type { AmqpTaskBroker, TaskProperties } from "./amqp-task-broker.js";
 import { carriedProperties } from "./amqp-task-broker.js";
@@ -11,6 +12,8 @@ export interface ConsumerChannel {
   open: boolean;
   /** Consumer tags by AMQP queue name. */
   readonly tags: Map<string, string>;
+  /** Acks and nacks of the channel's messages, acks batched per turn of the event loop. */
+  readonly acks: AckBatcher;
 }
 
 /** Options of {@link AmqpConsumer.stop}. */
@@ -87,7 +90,7 @@ export class AmqpConsumer {
   private async open(again: boolean): Promise<void> {
     const { connection, topology } = this.broker.settings;
     const channel = await connection.openChannel((error) => this.report(error));
-    const state: ConsumerChannel = { channel, open: true, tags: new Map() };
+    const state: ConsumerChannel = { channel, open: true, tags: new Map(), acks: new AckBatcher(channel) };
     channel.on("close", () => {
       state.open = false;
       if (this.current === state) {
@@ -123,6 +126,7 @@ export class AmqpConsumer {
       this.cancelledByBroker(state, queue);
       return;
     }
+    state.acks.received(message);
     const properties = carriedProperties(message);
     if (this.stopped) {
       // Received between basic.cancel and its cancel-ok: give it back without counting it.
@@ -236,26 +240,29 @@ export class AmqpConsumer {
     this.onRetired(this);
     const state = this.current;
     this.current = undefined;
-    if (state?.open === true) state.channel.close().catch(ignore);
+    if (state?.open === true) {
+      // Acks still batched must go out before the close gives unacked messages back.
+      state.acks.flush();
+      state.channel.close().catch(ignore);
+    }
   }
 }
 
-/** Acks a message if its channel is still open (else the broker has put it back already). */
+/**
+ * Acks a message if its channel is still open (else the broker has put it back already),
+ * with the channel's other acks of this turn of the event loop.
+ */
 export function acknowledge(state: ConsumerChannel, message: ConsumeMessage): boolean {
   if (!state.open) return false;
-  try {
-    state.channel.ack(message);
-    return true;
-  } catch {
-    return false;
-  }
+  state.acks.ack(message);
+  return true;
 }
 
 /** Gives a message back to its queue for another delivery, if its channel is still open. */
 export function requeue(state: ConsumerChannel, message: ConsumeMessage): void {
   if (!state.open) return;
   try {
-    state.channel.nack(message, false, true);
+    state.acks.requeue(message);
   } catch {
     // Closed meanwhile: the broker put it back itself.
   }
