@@ -198,6 +198,19 @@ describe("README.md", () => {
             await run(process.execPath, [join(root, "bin/dingo.js"), "gen", "--check"], { cwd: root });
             continue;
           }
+          const cli = /^npx dingo (\S+)/.exec(part);
+          if (cli !== null) {
+            // test/cli/ runs these against the brokers; here: the command and every option it uses exist.
+            const { stdout: help } = await run(process.execPath, [
+              join(root, "bin/dingo.js"),
+              cli[1] as string,
+              "--help",
+            ]);
+            for (const option of part.match(/(?<=\s)--?[a-zA-Z][\w-]*/g) ?? []) {
+              assert.ok(help.includes(option), `README.md:${block.line}: "dingo ${cli[1]}" has no option ${option}`);
+            }
+            continue;
+          }
           assert.ok(script !== undefined && script in scripts, `README.md:${block.line}: unknown command "${part}"`);
           // `npm test` is this very run; the demo is run for real.
           if (script === "demo") {
@@ -210,7 +223,8 @@ describe("README.md", () => {
   });
 
   it("the layout block matches the tree", () => {
-    const [layout] = ofLang("text");
+    const layoutLine = readme.split("\n").indexOf("## Layout") + 1;
+    const layout = ofLang("text").find((block) => block.line > layoutLine);
     assert.ok(layout !== undefined);
     for (const line of layout.code.trim().split("\n")) {
       const dir = line.split(/\s+/)[0] ?? "";
