@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import type { ChannelModel } from "amqplib";
+import { type ChannelModel, connect } from "amqplib";
 import { createClient, createWorker, type Delivery, TaskError, type Transport } from "../src/index.js";
 import type { ConsumerChannel } from "../src/transport/amqp-consumer.js";
 import { amqpNames } from "../src/transport/amqp-names.js";
@@ -305,5 +305,27 @@ describe("amqp transport", { skip: available ? false : `RabbitMQ is not reachabl
     // copy's confirm and the original's ack leaves a duplicate, as at-least-once allows.
     neverEnds.resolve();
     await worker.close({ timeoutMs: 1000 });
+  });
+  it("works on a connection passed in and never closes it", async () => {
+    const { id, prefix } = names();
+    const connection = await connect(amqpUrl);
+    try {
+      const transport = open({ connection, prefix });
+      const services = conformanceServices(id);
+      const worker = createWorker(transport);
+      await worker.serve(
+        services.Tasks,
+        onlyAdd(({ a, b }) => ({ sum: a + b })),
+      );
+      assert.deepEqual(await createClient(services.Tasks, transport).add({ a: 2, b: 3 }), { sum: 5 });
+      await worker.close();
+      await transport.close();
+      // Still the user's to use: a channel opens and works.
+      const channel = await connection.createChannel();
+      await channel.checkExchange("amq.direct");
+      await channel.close();
+    } finally {
+      await connection.close();
+    }
   });
 });

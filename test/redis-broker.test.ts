@@ -254,4 +254,25 @@ describe("redis transport", { skip: available ? false : `Redis is not reachable 
     assert.deepEqual(await tasks.add({ a: 20, b: 22 }), { sum: 42 });
     await worker.close();
   });
+  it("works on a connection passed in and never closes it", async () => {
+    const { id, prefix } = names();
+    const connection = new Redis(redisUrl);
+    try {
+      const transport = open({ connection, prefix });
+      const services = conformanceServices(id);
+      const worker = createWorker(transport);
+      await worker.serve(
+        services.Tasks,
+        onlyAdd(({ a, b }) => ({ sum: a + b })),
+      );
+      assert.deepEqual(await createClient(services.Tasks, transport).add({ a: 2, b: 3 }), { sum: 5 });
+      await worker.close();
+      await transport.close();
+      // Still the user's to use.
+      assert.equal(connection.status, "ready");
+      assert.equal(await connection.ping(), "PONG");
+    } finally {
+      connection.disconnect();
+    }
+  });
 });
