@@ -19,6 +19,7 @@ import { reportFromEnvelope } from "./report-from-envelope.js";
 import type { MethodDefinition } from "./service-definition.js";
 import { TaskError } from "./task-error.js";
 import type { ResolvedTaskOptions } from "./task-options.js";
+import { type Tracing, tracedHeaders } from "./tracing.js";
 import type { Inbox, Transport } from "./transport/transport.js";
 
 /** What one client contributes to a call. */
@@ -32,6 +33,7 @@ export interface CallSettings {
    */
   readonly idsMayRepeat: boolean;
   readonly maxPayloadBytes: number;
+  readonly tracing: Tracing | undefined;
 }
 
 const reportLevels: Readonly<Record<ReportSelection, ReportLevel>> = {
@@ -252,7 +254,12 @@ export class Caller implements PendingCallHost {
       timeoutMs: options.timeoutMs,
       retry: retryPolicyOf(options),
       resultTtlMs: options.resultTtlMs,
-      headers: callOptions.headers === undefined ? noHeaders : lowerCaseKeys(callOptions.headers),
+      headers:
+        settings.tracing !== undefined
+          ? tracedHeaders(settings.tracing, callOptions.headers)
+          : callOptions.headers === undefined
+            ? noHeaders
+            : lowerCaseKeys(callOptions.headers),
     };
     const body = encodeTask(task);
     return this.transport.tasks

@@ -1,5 +1,6 @@
 import type { EventBus } from "./event-bus.js";
 import type { TaskOptions } from "./task-options.js";
+import type { Tracing } from "./tracing.js";
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -18,6 +19,12 @@ export interface ClientOptions {
    * chosen by one client would have no consumer.
    */
   readonly taskOptions?: Omit<TaskOptions, "queue">;
+  /**
+   * Puts the active trace context into each task's headers (`traceparent`,
+   * `tracestate`), unless the call gives them itself: `otelTracing()` from
+   * `dingo-ts/tracing`. Default: none.
+   */
+  readonly tracing?: Tracing;
 }
 
 /** Default of {@link ClientOptions.maxPayloadBytes}. */

@@ -40,6 +40,7 @@ export function createClient<S extends ServiceDefinition>(
     generateId: options.idGenerator ?? randomUuid,
     idsMayRepeat: options.idGenerator !== undefined,
     maxPayloadBytes: options.maxPayloadBytes ?? defaultMaxPayloadBytes,
+    tracing: options.tracing,
   };
   if (options.events !== undefined) caller.attach(options.events);
   const client: Record<string, (request: MessageInit<unknown>, callOptions?: CallOptions) => TaskCall<unknown>> = {};

@@ -26,6 +26,8 @@ export type DingoEvent =
       readonly name: string;
       readonly attempt: number;
       readonly error: TaskError;
+      /** From the handler's start to the recorded failure; absent when no handler ran (unknown task, bad payload, …). */
+      readonly durationMs?: number;
     }
   | {
       readonly type: "task-retried";
@@ -34,6 +36,8 @@ export type DingoEvent =
       readonly attempt: number;
       readonly nextAttemptAtMs: number;
       readonly error: TaskError;
+      /** From the handler's start to the scheduled retry. */
+      readonly durationMs: number;
     }
   | { readonly type: "task-cancelled"; readonly taskId: string; readonly name: string }
   | {

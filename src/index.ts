@@ -21,6 +21,7 @@ export type { TaskCall } from "./task-call.js";
 export { type ErrorDetail, TaskError, type TaskErrorOptions } from "./task-error.js";
 export type { TaskOptions } from "./task-options.js";
 export type { FinalReport, ReportBase, TaskReport } from "./task-report.js";
+export type { Tracing } from "./tracing.js";
 export { createMemoryTransport, type MemoryTransportOptions } from "./transport/memory-transport.js";
 export type {
   Claim,

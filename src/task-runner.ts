@@ -165,7 +165,7 @@ export class TaskRunner {
     try {
       result = route.handler(request, this.context(task, execution));
     } catch (thrown) {
-      return this.failOrRetry(delivery, task, key, TaskError.from(thrown));
+      return this.failOrRetry(delivery, task, key, TaskError.from(thrown), startedAt);
     }
     if (!isPromiseLike(result)) return this.succeed(delivery, task, key, route, result, startedAt);
     this.running.set(key, execution);
@@ -180,7 +180,7 @@ export class TaskRunner {
         const error = TaskError.from(execution.aborted ? execution.reason : thrown);
         // Abandoned by a shutdown: another worker takes the task.
         if (error.code === "unavailable" && execution.aborted) return delivery.release();
-        return this.failOrRetry(delivery, task, key, error);
+        return this.failOrRetry(delivery, task, key, error, startedAt);
       },
     );
   }
@@ -211,7 +211,7 @@ export class TaskRunner {
         "internal",
         { retryable: false, cause: thrown },
       );
-      return this.fail(delivery, task, key, error, { deadLetter: false });
+      return this.fail(delivery, task, key, error, { deadLetter: false, startedAt });
     }
     const report = encodeReport(this.report(task, "success", response));
     return this.settings.transport.results.settle(key, report, task.resultTtlMs).then(({ recorded, watchers }) => {
@@ -259,7 +259,13 @@ export class TaskRunner {
     );
   }
 
-  private async failOrRetry(delivery: Delivery, task: TaskEnvelope, key: string, error: TaskError): Promise<void> {
+  private async failOrRetry(
+    delivery: Delivery,
+    task: TaskEnvelope,
+    key: string,
+    error: TaskError,
+    startedAt: number,
+  ): Promise<void> {
     const maxAttempts = Math.max(1, task.retry?.maxAttempts ?? 1);
     if (error.retryable && task.retry !== undefined && task.attempt < maxAttempts) {
       // One clock reading for both times, so the report says exactly how long the wait is.
@@ -277,11 +283,12 @@ export class TaskRunner {
           attempt: task.attempt,
           nextAttemptAtMs,
           error,
+          durationMs: Date.now() - startedAt,
         });
         return;
       }
     }
-    return this.fail(delivery, task, key, error, { deadLetter: false });
+    return this.fail(delivery, task, key, error, { deadLetter: false, startedAt });
   }
 
   /**
@@ -294,13 +301,15 @@ export class TaskRunner {
     task: TaskEnvelope,
     key: string,
     error: TaskError,
-    how: { deadLetter: boolean },
+    /** `startedAt`: when the handler started, if it ran. */
+    how: { deadLetter: boolean; startedAt?: number },
   ): Promise<void> {
     const report = encodeReport(this.report(task, "failure", noBytes, failureOf(error)));
     const { recorded, watchers } = await this.settings.transport.results.settle(key, report, task.resultTtlMs);
     if (recorded) {
       const { id: taskId, name, attempt } = task;
-      this.settings.events.emit({ type: "task-failed", taskId, name, attempt, error });
+      const durationMs = how.startedAt === undefined ? undefined : Date.now() - how.startedAt;
+      this.settings.events.emit({ type: "task-failed", taskId, name, attempt, error, durationMs });
     }
     if (how.deadLetter) await this.deadLetter(delivery, task, `${error.code}: ${error.rawMessage}`);
     if (recorded) await this.deliverReport(task, report, watchers);

@@ -1,4 +1,5 @@
 import type { EventBus } from "./event-bus.js";
+import type { Tracing } from "./tracing.js";
 
 /** Options of {@link createWorker}. */
 export interface WorkerOptions {
@@ -13,6 +14,11 @@ export interface WorkerOptions {
    * fails with `aborted` and is dead-lettered instead of looping forever. Default: 10.
    */
   readonly maxDeliveries?: number;
+  /**
+   * Runs every handler inside a span continued from the caller's trace context (the
+   * task's `traceparent` header): `otelTracing()` from `dingo-ts/tracing`. Default: none.
+   */
+  readonly tracing?: Tracing;
 }
 
 /** Options of {@link Worker.close}. */

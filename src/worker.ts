@@ -7,6 +7,7 @@ import { TaskError } from "./task-error.js";
 import { taskKey } from "./task-key.js";
 import { resolveTaskOptions } from "./task-options.js";
 import { type Route, TaskRunner } from "./task-runner.js";
+import { type Tracing, tracedHandler } from "./tracing.js";
 import type { Consumer, Delivery, Subscription, Transport } from "./transport/transport.js";
 import type { WorkerCloseOptions, WorkerOptions } from "./worker-options.js";
 
@@ -18,6 +19,11 @@ export interface Worker extends AsyncDisposable {
   readonly id: string;
   /** The worker's events: received, succeeded, failed, retried, dead-lettered, transport errors. */
   readonly events: EventBus;
+  /**
+   * Tasks this worker holds now: running, or having their outcome recorded. Tasks
+   * received but waiting for a free slot are not counted. For gauges (`dingo-ts/metrics`).
+   */
+  readonly inFlight: number;
   /**
    * Serves the methods of a service with `handlers`, consuming their queues. Resolves
    * once consuming; rejects if a task name is served already or the worker is closed.
@@ -52,6 +58,7 @@ class TaskWorker implements Worker {
   readonly id: string;
   readonly events: EventBus;
   private readonly concurrency: number;
+  private readonly tracing: Tracing | undefined;
   private readonly routes = new Map<string, Route>();
   private consumer: Consumer | undefined;
   /** The latest consumer switch; the next one waits for it. */
@@ -71,6 +78,7 @@ class TaskWorker implements Worker {
     this.id = options.id ?? `${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
     this.events = options.events ?? createEventBus();
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 16));
+    this.tracing = options.tracing;
     this.runner = new TaskRunner({
       transport,
       workerId: this.id,
@@ -78,6 +86,10 @@ class TaskWorker implements Worker {
       routes: this.routes,
       maxDeliveries: options.maxDeliveries ?? 10,
     });
+  }
+
+  get inFlight(): number {
+    return this.active;
   }
 
   async serve<S extends ServiceDefinition>(service: S, handlers: ServiceHandlers<S>): Promise<void> {
@@ -96,7 +108,7 @@ class TaskWorker implements Worker {
       }
       added.push({
         method,
-        handler: handler.bind(handlers) as Route["handler"],
+        handler: tracedHandler(this.tracing, handler.bind(handlers) as Route["handler"]),
         options: resolveTaskOptions(method.taskName, service.defaults, method.options),
       });
     }

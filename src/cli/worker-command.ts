@@ -5,6 +5,7 @@ import type { ServiceEntry } from "../worker-module.js";
 import { CliError } from "./cli-error.js";
 import { integerOption } from "./integer-option.js";
 import { loadWorkerModule } from "./load-worker-module.js";
+import { type MetricsServer, serveMetrics } from "./metrics-server.js";
 import { type OpenedTransport, transportFromUrl, transportKind } from "./transport-from-url.js";
 import { addTransportOptions, requireTransportUrl, type TransportFlags } from "./transport-options.js";
 import { createWorkerLog, errorText, type LogFormat, type WorkerLog } from "./worker-log.js";
@@ -14,6 +15,7 @@ interface WorkerFlags extends TransportFlags {
   readonly queues?: string;
   readonly shutdownTimeout?: number;
   readonly logFormat: LogFormat;
+  readonly metricsPort?: number;
 }
 
 /** Exit code of a shutdown that left running tasks for redelivery (sysexits' EX_TEMPFAIL). */
@@ -50,6 +52,11 @@ export function createWorkerCommand(): Command {
         .choices(["text", "json"])
         .default("text"),
     )
+    .option(
+      "--metrics-port <port>",
+      "serve Prometheus metrics on http://127.0.0.1:<port>/metrics (0: any free port, logged)",
+      integerOption(0, 65535),
+    )
     .addHelpText(
       "after",
       "\nExit codes: 0 drained and stopped, 1 could not start (bad module, broker unreachable, …),\n" +
@@ -58,7 +65,8 @@ export function createWorkerCommand(): Command {
         "  $ dingo worker workers/math.ts --transport redis://127.0.0.1:6379\n" +
         "  $ DINGO_TRANSPORT=amqp://guest:guest@127.0.0.1:5672 dingo worker workers/math.ts -c 32\n" +
         "  $ dingo worker workers/math.ts -t amqp://127.0.0.1 --results redis://127.0.0.1:6379\n" +
-        "  $ dingo worker workers/math.ts -t redis://127.0.0.1:6379 --queues math --log-format json",
+        "  $ dingo worker workers/math.ts -t redis://127.0.0.1:6379 --queues math --log-format json\n" +
+        "  $ dingo worker workers/math.ts -t redis://127.0.0.1:6379 --metrics-port 9464",
     )
     .action(async (modulePath: string, flags: WorkerFlags) => {
       await runWorker(modulePath, flags);
@@ -75,12 +83,15 @@ async function runWorker(modulePath: string, flags: WorkerFlags): Promise<void> 
   const opened = await transportFromUrl({ url, results: flags.results, prefix: flags.prefix });
   const worker = createWorker(opened.transport, { concurrency: flags.concurrency });
   worker.events.subscribe(log.event);
+  let metrics: MetricsServer | undefined;
   try {
+    if (flags.metricsPort !== undefined) metrics = await serveMetrics(worker, flags.metricsPort);
     for (const [service, handlers] of services) await worker.serve(service, handlers);
   } catch (error) {
+    await metrics?.close().catch(() => {});
     await worker.close().catch(() => {});
     await opened.close().catch(() => {});
-    throw new CliError(`cannot start the worker: ${errorText(error)}`);
+    throw error instanceof CliError ? error : new CliError(`cannot start the worker: ${errorText(error)}`);
   }
   // Signal listeners do not keep Node running, and the memory transport holds no socket:
   // without this, Node would end the process with an unsettled-await exit code.
@@ -95,11 +106,12 @@ async function runWorker(modulePath: string, flags: WorkerFlags): Promise<void> 
     transport: opened.description,
     queues: queuesOf(services).join(","),
     concurrency: flags.concurrency,
+    metrics: metrics?.url,
     pid: process.pid,
   });
   try {
     const signal = await stopped;
-    await shutDown(worker, opened, module.close, flags, log, signal);
+    await shutDown(worker, opened, module.close, metrics, flags, log, signal);
   } finally {
     clearInterval(keepAlive);
   }
@@ -129,6 +141,7 @@ async function shutDown(
   worker: Worker,
   opened: OpenedTransport,
   closeModule: (() => Promise<void> | void) | undefined,
+  metrics: MetricsServer | undefined,
   flags: WorkerFlags,
   log: WorkerLog,
   signal: NodeJS.Signals,
@@ -147,6 +160,8 @@ async function shutDown(
   clearTimeout(timer);
   if (closeModule !== undefined) await Promise.resolve(closeModule()).catch((error: unknown) => errors.push(error));
   await opened.close().catch((error: unknown) => errors.push(error));
+  // Last: the drain is worth scraping.
+  await metrics?.close().catch((error: unknown) => errors.push(error));
   log.write(errors.length > 0 ? "error" : "info", "stopped", {
     duration_ms: Math.round(performance.now() - started),
     forced,
