@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { createClient, createWorker, type Delivery, TaskError, type Transport } from "../src/index.js";
 import { redisQueueKeys } from "../src/transport/redis-queue-keys.js";
+import { ackScript, sendScript } from "../src/transport/redis-scripts.js";
 import { createRedisTransport, type RedisTransportOptions } from "../src/transport/redis-transport.js";
 import { conformanceServices, deferred, onlyAdd } from "./conformance/fixtures.js";
 import { deleteKeys, redisUrl, requireRedis } from "./redis-availability.js";
@@ -254,6 +255,76 @@ describe("redis transport", { skip: available ? false : `Redis is not reachable 
     assert.deepEqual(await tasks.add({ a: 20, b: 22 }), { sum: 42 });
     await worker.close();
   });
+  it("runs the acks of one tick as one script per stream, and the reports of one tick as one per inbox, in order", async () => {
+    const { prefix, queue, keys } = names();
+    const connection = new Redis(redisUrl);
+    const sha = (lua: string) => createHash("sha1").update(lua).digest("hex");
+    const scripts = new Map([
+      [sha(ackScript), "ack"],
+      [sha(sendScript), "send"],
+    ]);
+    // Every ack and send script run on the command connection: its name and its keys and arguments.
+    const runs: { script: string; args: unknown[] }[] = [];
+    const sendCommand = connection.sendCommand.bind(connection);
+    connection.sendCommand = ((command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
+      if (command.name === "evalsha" || command.name === "eval") {
+        const script = command.name === "evalsha" ? scripts.get(String(command.args[0])) : undefined;
+        const lua = command.name === "eval" ? String(command.args[0]) : undefined;
+        const name = script ?? (lua === ackScript ? "ack" : lua === sendScript ? "send" : undefined);
+        if (name !== undefined) runs.push({ script: name, args: command.args.slice(2).map(String) });
+      }
+      return (sendCommand as (...args: unknown[]) => unknown)(command, ...rest);
+    }) as typeof connection.sendCommand;
+    const transport = open({ connection, prefix });
+    try {
+      for (let i = 0; i < 5; i++) await transport.tasks.publish(task(queue, [i]));
+      const deliveries: Delivery[] = [];
+      const all = deferred<void>();
+      await transport.tasks.consume({
+        queues: [queue],
+        prefetch: 5,
+        onDelivery: (delivery) => {
+          deliveries.push(delivery);
+          if (deliveries.length === 5) all.resolve();
+        },
+        onError: () => {},
+      });
+      await all.promise;
+      const received: number[] = [];
+      const five = deferred<void>();
+      const inbox = await transport.reports.openInbox({
+        onReport: (report) => {
+          received.push(report[0] as number);
+          if (received.length === 5) five.resolve();
+        },
+        onError: () => {},
+      });
+
+      // In one tick each: five reports to one inbox, five acks of one stream.
+      await Promise.all([0, 1, 2, 3, 4].map((i) => transport.reports.send(inbox.address, new Uint8Array([i]))));
+      await Promise.all(deliveries.map((delivery) => delivery.ack()));
+      await five.promise;
+
+      assert.deepEqual(received, [0, 1, 2, 3, 4], "the reports arrive in the order they were sent");
+      const sends = runs.filter((run) => run.script === "send");
+      assert.equal(sends.length, 1, "one send script for the five reports");
+      assert.equal(sends[0]?.args.length, 2 + 5 + 1, "inbox, marker, five reports, retention");
+      const acks = runs.filter((run) => run.script === "ack");
+      assert.equal(acks.length, 1, "one ack script for the five deliveries");
+      assert.deepEqual(acks[0]?.args.slice(0, 2), [keys.ready[0], "dingo"]);
+      assert.deepEqual(
+        [...(acks[0]?.args.slice(2) ?? [])].sort(),
+        deliveries.map((delivery) => (delivery as unknown as { id: string }).id).sort(),
+      );
+      assert.equal(await redis.xlen(keys.ready[0] as string), 0, "the acked entries left the stream");
+      const [pending] = (await redis.xpending(keys.ready[0] as string, "dingo")) as [number];
+      assert.equal(pending, 0, "and the group's pending list");
+    } finally {
+      await transport.close();
+      connection.disconnect();
+    }
+  });
+
   it("works on a connection passed in and never closes it", async () => {
     const { id, prefix } = names();
     const connection = new Redis(redisUrl);

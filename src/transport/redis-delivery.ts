@@ -27,7 +27,8 @@ export class RedisDelivery implements Delivery {
   }
 
   ack(): Promise<void> {
-    return this.settle("dingoAck", [this.stream.key, consumerGroup, this.id]);
+    if (this.done) return Promise.reject(this.settledTwice());
+    return this.settled(this.broker.acks.add(this.stream.key, this.id));
   }
 
   retry(next: OutgoingTask): Promise<void> {
@@ -35,7 +36,7 @@ export class RedisDelivery implements Delivery {
       // Another queue is another hash slot: publish first, then ack. A crash in between
       // runs the task twice rather than never.
       if (this.done) return Promise.reject(this.settledTwice());
-      return this.settle("dingoAck", [this.stream.key, consumerGroup, this.id], this.broker.publish(next));
+      return this.settled(this.broker.publish(next).then(() => this.broker.acks.add(this.stream.key, this.id)));
     }
     const priority = clampPriority(next.priority);
     const keys = this.stream.keys;
@@ -96,17 +97,15 @@ export class RedisDelivery implements Delivery {
     ]);
   }
 
-  /** Runs a settlement script once, after `first` if given. */
-  private settle(
-    script: "dingoAck" | "dingoRequeue" | "dingoBury",
-    args: ScriptArgument[],
-    first?: Promise<void>,
-  ): Promise<void> {
+  /** Runs a settlement script once. */
+  private settle(script: "dingoRequeue" | "dingoBury", args: ScriptArgument[]): Promise<void> {
     if (this.done) return Promise.reject(this.settledTwice());
+    return this.settled(runScript(this.broker.settings.redis, script, args));
+  }
+
+  /** Marks the delivery settled; tells the consumer once `settling` is over. */
+  private settled(settling: Promise<unknown>): Promise<void> {
     this.done = true;
-    const redis = this.broker.settings.redis;
-    const settling =
-      first === undefined ? runScript(redis, script, args) : first.then(() => runScript(redis, script, args));
     return settling.then(
       () => this.consumer.settled(this),
       (error: unknown) => {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { asBuffer, asBytes } from "./redis-bytes.js";
 import { redisConnectionName } from "./redis-connection-name.js";
-import { runScript } from "./redis-scripts.js";
+import { RedisTickBatch } from "./redis-tick-batch.js";
 import type { Inbox, InboxOptions, ReportRouter, Subscription } from "./transport.js";
 
 /** Settings of the Redis report router, resolved by `createRedisTransport`. */
@@ -31,11 +31,20 @@ export class RedisReportRouter implements ReportRouter {
   private readonly inboxes = new Set<RedisInbox>();
   private readonly subscribers = new Set<InboxOptions>();
   private readonly channel: string;
+  /** Reports of one tick, one `send` script per inbox. */
+  private readonly sends: RedisTickBatch<Buffer>;
   private subscriber: Promise<Redis> | undefined;
   private closed = false;
 
   constructor(private readonly settings: RedisReportRouterSettings) {
     this.channel = `${settings.prefix}:broadcast`;
+    const retention = settings.inboxTtlMs;
+    this.sends = new RedisTickBatch(settings.redis, "dingoSend", (address, reports) => [
+      address,
+      `${address}:alive`,
+      ...reports,
+      retention,
+    ]);
     // A server that restarted without its data lost the inboxes' markers, and workers drop
     // reports to an inbox without one. The publishes that the command connection sends
     // again once reconnected name these inboxes as their reply addresses: write the markers
@@ -63,8 +72,7 @@ export class RedisReportRouter implements ReportRouter {
 
   send(address: string, report: Uint8Array): Promise<void> {
     if (this.closed) return Promise.reject(closedError());
-    const { redis, inboxTtlMs } = this.settings;
-    return runScript(redis, "dingoSend", [address, `${address}:alive`, asBuffer(report), inboxTtlMs]).then(ignore);
+    return this.sends.add(address, asBuffer(report)).then(ignore);
   }
 
   async broadcast(report: Uint8Array): Promise<void> {

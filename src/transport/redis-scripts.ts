@@ -134,11 +134,12 @@ return lost
 `;
 
 /**
- * Removes a settled entry. KEYS: its stream. ARGV: group, id.
+ * Removes settled entries. KEYS: their stream. ARGV: group, id, id, … (one or more; the
+ * acks of one stream in one tick run as one script).
  */
 export const ackScript = `
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
 return 1
 `;
 
@@ -187,13 +188,14 @@ return 1
 `;
 
 /**
- * Appends a report to an open inbox; a closed or unknown one is left alone.
- * KEYS: inbox list, its alive marker. ARGV: report, retention ms.
+ * Appends reports to an open inbox, in order; a closed or unknown one is left alone.
+ * KEYS: inbox list, its alive marker. ARGV: report, report, … (one or more; the reports to
+ * one inbox in one tick run as one script), retention ms (last).
  */
 export const sendScript = `
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('RPUSH', KEYS[1], ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, 1, #ARGV - 1))
+  redis.call('PEXPIRE', KEYS[1], ARGV[#ARGV])
   return 1
 end
 return 0

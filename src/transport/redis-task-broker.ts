@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { asBuffer, asBytes, asText } from "./redis-bytes.js";
 import { RedisConsumer } from "./redis-consumer.js";
-import { clampPriority, type RedisQueueKeys, redisQueueKeys } from "./redis-queue-keys.js";
+import { clampPriority, consumerGroup, type RedisQueueKeys, redisQueueKeys } from "./redis-queue-keys.js";
+import { RedisTickBatch } from "./redis-tick-batch.js";
 import { batchTickWrites } from "./redis-tick-writes.js";
 import type { ConsumeOptions, Consumer, DeadLetter, OutgoingTask, TaskBroker } from "./transport.js";
 
@@ -36,7 +37,12 @@ export class RedisTaskBroker implements TaskBroker {
   private nonceCounter = 0;
   private closed = false;
 
-  constructor(readonly settings: RedisTaskBrokerSettings) {}
+  /** Acks of one tick, one `ack` script per stream: resolves with its reply. */
+  readonly acks: RedisTickBatch<string>;
+
+  constructor(readonly settings: RedisTaskBrokerSettings) {
+    this.acks = new RedisTickBatch(settings.redis, "dingoAck", (stream, ids) => [stream, consumerGroup, ...ids]);
+  }
 
   publish(task: OutgoingTask): Promise<void> {
     if (this.closed) return Promise.reject(closedError());

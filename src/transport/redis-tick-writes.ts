@@ -8,6 +8,10 @@ interface Corkable {
 
 /** Sockets corked in the current tick. */
 const corked = new Set<Corkable>();
+/** Work to do at the end of the current tick, before the sockets are uncorked. */
+const tickEndWork: (() => void)[] = [];
+/** Whether the end of the current tick is scheduled. */
+let tickEndScheduled = false;
 
 /**
  * Makes the commands issued on `redis` from now until the end of the current tick go out
@@ -28,10 +32,33 @@ export function batchTickWrites(redis: Redis): void {
   if (socket === undefined || corked.has(socket)) return;
   corked.add(socket);
   socket.cork();
-  if (corked.size === 1) process.nextTick(uncorkAll);
+  scheduleTickEnd();
 }
 
-function uncorkAll(): void {
-  for (const socket of corked) socket.uncork();
-  corked.clear();
+/**
+ * Runs `work` at the end of the current tick, before the sockets corked in it are
+ * uncorked, so that commands it issues go out in the tick's one write. `work` must not
+ * throw.
+ */
+export function atTickEnd(work: () => void): void {
+  tickEndWork.push(work);
+  scheduleTickEnd();
+}
+
+function scheduleTickEnd(): void {
+  if (tickEndScheduled) return;
+  tickEndScheduled = true;
+  process.nextTick(endTick);
+}
+
+function endTick(): void {
+  try {
+    // Work may queue more work (index loop, not for…of over a copy).
+    for (let i = 0; i < tickEndWork.length; i++) (tickEndWork[i] as () => void)();
+  } finally {
+    tickEndWork.length = 0;
+    for (const socket of corked) socket.uncork();
+    corked.clear();
+    tickEndScheduled = false;
+  }
 }
