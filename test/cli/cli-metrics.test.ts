@@ -56,6 +56,12 @@ describe("dingo worker --metrics-port", { timeout: 45_000 }, () => {
     }
   });
 
+  it("is in dingo help worker", async () => {
+    const help = await dingo(["help", "worker"]);
+    assert.match(help.stdout, /--metrics-port <port>/);
+    assert.match(help.stdout, /127\.0\.0\.1:<port>\/metrics/);
+  });
+
   it("rejects a port out of range", async () => {
     const exit = await dingo(["worker", mathWorker, "--metrics-port", "70000"], { DINGO_TRANSPORT: "memory:" });
     assert.equal(exit.code, 1);
