@@ -9,23 +9,31 @@
  * measured as users run it, compiled, not through tsx's on-the-fly transform (which adds
  * wrappers to every function and measured up to twice slower on the hot path).
  */
-import { amqpBench } from "./amqp-bench.js";
-import { codecBench } from "./codec-bench.js";
 import { report } from "./measure.js";
-import { memoryBench } from "./memory-bench.js";
-import { redisBench } from "./redis-bench.js";
 
+/**
+ * Each suite is imported only when it runs (the bundle is split per suite): loading
+ * ioredis, BullMQ and amqplib made the memory round trips measure ~20% slower in the same
+ * process (a larger heap to collect), though the memory suite never touches them.
+ */
 const suites: Record<string, () => Promise<void>> = {
-  memory: async () => report("Memory transport round trips (worker and client in one process)", await memoryBench()),
-  codec: async () =>
+  memory: async () => {
+    const { memoryBench } = await import("./memory-bench.js");
+    report("Memory transport round trips (worker and client in one process)", await memoryBench());
+  },
+  codec: async () => {
+    const { codecBench } = await import("./codec-bench.js");
     report("Task envelope encode+decode (same message, same run)", await codecBench(), [
       "baselines: protobufjs reflection codec (protobufjs.load of envelope.proto) and JSON.stringify+parse",
-    ]),
+    ]);
+  },
   redis: async () => {
+    const { redisBench } = await import("./redis-bench.js");
     const { figures, notes } = await redisBench();
     report("Redis round trips: dingo vs raw ioredis lists vs BullMQ (same server, same run)", figures, notes);
   },
   amqp: async () => {
+    const { amqpBench } = await import("./amqp-bench.js");
     const { figures, notes } = await amqpBench();
     report("RabbitMQ round trips: dingo vs raw amqplib request/reply (same broker, same run)", figures, notes);
   },
