@@ -3,6 +3,7 @@ import { AckBatcher } from "./amqp-ack-batcher.js";
 import { AmqpDelivery } from "./amqp-delivery.js";
 import type { AmqpTaskBroker, TaskProperties } from "./amqp-task-broker.js";
 import { carriedProperties } from "./amqp-task-broker.js";
+import { handOver } from "./hand-over.js";
 import type { ConsumeOptions } from "./transport.js";
 
 /** A channel of a consumer; deliveries keep theirs, to know whether they can still be acked. */
@@ -79,6 +80,8 @@ export class AmqpConsumer {
   }
 
   /** Reports an error the consumer recovers from. */
+  private readonly reportError = (error: unknown): void => this.report(error);
+
   report(error: unknown): void {
     try {
       this.options.onError(error);
@@ -145,13 +148,7 @@ export class AmqpConsumer {
     }
     const delivery = new AmqpDelivery(this, state, queue, message, properties);
     this.outstanding.add(delivery);
-    try {
-      this.options.onDelivery(delivery);
-    } catch (error) {
-      // The consumer could not take it: give the task back rather than lose it.
-      this.report(error);
-      delivery.release().catch((failure: unknown) => this.report(failure));
-    }
+    handOver(delivery, this.options.onDelivery, this.reportError);
   }
 
   /** Publishes a message again with `properties` (confirmed), then acks it. */

@@ -1,6 +1,7 @@
 import { Fifo } from "../fifo.js";
 import { MinHeap } from "../min-heap.js";
 import { maxPriority } from "../task-options.js";
+import { handOver } from "./hand-over.js";
 import type { ConsumeOptions, Consumer, DeadLetter, Delivery, OutgoingTask, TaskBroker } from "./transport.js";
 
 /** A task held by the memory broker. */
@@ -184,13 +185,7 @@ export class MemoryTaskBroker implements TaskBroker {
         entry.deliveryCount++;
         consumer.outstanding++;
         const delivery = this.delivery(entry, consumer, queue);
-        try {
-          consumer.onDelivery(delivery);
-        } catch (error) {
-          // The consumer could not take it: give the task back rather than lose it.
-          consumer.onError(error);
-          delivery.release().catch(consumer.onError);
-        }
+        handOver(delivery, consumer.onDelivery, consumer.onError);
       }
     }
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
+import { handOver } from "./hand-over.js";
 import { asBuffer, asBytes, asText } from "./redis-bytes.js";
 import { redisConnectionName } from "./redis-connection-name.js";
 import { RedisDelivery } from "./redis-delivery.js";
@@ -123,6 +124,8 @@ export class RedisConsumer {
   }
 
   /** Reports an error the consumer recovers from. */
+  private readonly reportError = (error: unknown): void => this.report(error);
+
   report(error: unknown): void {
     try {
       this.options.onError(error);
@@ -335,13 +338,7 @@ export class RedisConsumer {
     }
     const delivery = new RedisDelivery(this.broker, this, stream, id, body, count);
     this.outstanding.add(delivery);
-    try {
-      this.options.onDelivery(delivery);
-    } catch (error) {
-      // The consumer could not take it: give the task back rather than lose it.
-      this.report(error);
-      delivery.release().catch((failure: unknown) => this.report(failure));
-    }
+    handOver(delivery, this.options.onDelivery, this.reportError);
   }
 
   /** Gives back an entry that never reached a handler, without counting the delivery. */
