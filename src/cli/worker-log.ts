@@ -55,28 +55,9 @@ function describe(event: DingoEvent): [LogLevel, LogFields] {
         { name: event.name, id: event.taskId, attempt: event.attempt, duration_ms: round(event.durationMs) },
       ];
     case "task-failed":
-      return [
-        "warn",
-        {
-          name: event.name,
-          id: event.taskId,
-          attempt: event.attempt,
-          code: event.error.code,
-          error: event.error.rawMessage,
-        },
-      ];
+      return ["warn", attemptFailed(event)];
     case "task-retried":
-      return [
-        "warn",
-        {
-          name: event.name,
-          id: event.taskId,
-          attempt: event.attempt,
-          code: event.error.code,
-          error: event.error.rawMessage,
-          next_attempt_at: new Date(event.nextAttemptAtMs).toISOString(),
-        },
-      ];
+      return ["warn", { ...attemptFailed(event), next_attempt_at: new Date(event.nextAttemptAtMs).toISOString() }];
     case "task-cancelled":
       return ["info", { name: event.name, id: event.taskId }];
     case "task-dead-lettered":
@@ -84,6 +65,13 @@ function describe(event: DingoEvent): [LogLevel, LogFields] {
     case "transport-error":
       return ["error", { operation: event.operation, error: errorText(event.error) }];
   }
+}
+
+/** The fields of a failed attempt, whether it is retried or not. */
+function attemptFailed(event: Extract<DingoEvent, { type: "task-failed" | "task-retried" }>): LogFields {
+  const { name, taskId: id, attempt, error, durationMs } = event;
+  const duration = durationMs === undefined ? {} : { duration_ms: round(durationMs) };
+  return { name, id, attempt, code: error.code, error: error.rawMessage, ...duration };
 }
 
 function round(ms: number): number {
