@@ -16,15 +16,12 @@
  * state that has no event.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { chown, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { after, before, describe, it, type TestContext } from "node:test";
-import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { type ChannelModel, connect } from "amqplib";
 import { Redis } from "ioredis";
@@ -44,6 +41,18 @@ import { createAmqpTransport } from "../src/transport/amqp-transport.js";
 import { createRedisTransport } from "../src/transport/redis-transport.js";
 import { amqpUrl, requireRabbitMq } from "./amqp-availability.js";
 import { conformanceServices } from "./conformance/fixtures.js";
+import {
+  assertAllSucceeded,
+  duplicates,
+  executions,
+  freePort,
+  live,
+  names,
+  poll,
+  Tally,
+  WorkerProcess,
+  watch,
+} from "./fixtures/worker-process-watch.js";
 import { deleteKeys, redisUrl, requireRedis } from "./redis-availability.js";
 
 const rabbit = await requireRabbitMq();
@@ -61,59 +70,7 @@ if (process.env.CI === "true" && !(rabbitmqctlFound && canLaunchNode)) {
   throw new Error("rabbitmq-server and rabbitmqctl (run as root or rabbitmq) are required by the fault tests on CI");
 }
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const fixture = fileURLToPath(new URL("./fixtures/amqp-worker-process.ts", import.meta.url));
-
-/** Every process this file started and that has not exited: killed (by pid) when the file ends. */
-const live = new Set<ChildProcess>();
-
-/**
- * Conditions awaited on events: every event source calls `changed()`, and `until`
- * re-checks its condition then, failing after a timeout instead of hanging.
- */
-class Watch {
-  private readonly checks = new Set<() => void>();
-
-  changed(): void {
-    for (const check of [...this.checks]) check();
-  }
-
-  /** Resolves once `holds()` is true; rejects if it throws or `timeoutMs` passes first. */
-  until(what: string, holds: () => boolean, timeoutMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const finish = (error?: unknown): void => {
-        clearTimeout(timer);
-        this.checks.delete(check);
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      const check = (): void => {
-        try {
-          if (holds()) finish();
-        } catch (error) {
-          finish(error);
-        }
-      };
-      const timer = setTimeout(
-        () => finish(new Error(`timed out after ${timeoutMs} ms waiting until ${what}`)),
-        timeoutMs,
-      );
-      this.checks.add(check);
-      check();
-    });
-  }
-}
-
-const watch = new Watch();
-
-/** Polls state that no event tells of, with short waits, failing after `timeoutMs`. */
-async function poll(what: string, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await delay(25);
-  }
-}
 
 /** Runs a command; resolves with its stdout, rejects with its stderr. */
 function run(command: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<string> {
@@ -128,98 +85,6 @@ function run(command: string, args: readonly string[], env?: NodeJS.ProcessEnv):
 /** `rabbitmqctl` on the shared node, or on `node` if given. */
 function rabbitmqctl(node: string | undefined, ...args: string[]): Promise<string> {
   return run("rabbitmqctl", [...(node === undefined ? [] : ["-n", node]), "-q", ...args]);
-}
-
-/** A worker process (test/fixtures/amqp-worker-process.ts) and what it said so far. */
-class WorkerProcess {
-  /** Task ids of the handler executions, in order. */
-  readonly starts: string[] = [];
-  /** Task ids whose outcome this worker recorded. */
-  readonly recorded = new Set<string>();
-  readonly deadLetterReasons: string[] = [];
-  readonly errors: string[] = [];
-  workerId = "";
-  closed = false;
-  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  private outputEnded = false;
-  private stderr = "";
-  private readonly child: ChildProcess;
-
-  constructor(
-    readonly label: string,
-    args: readonly string[],
-  ) {
-    const child = spawn(process.execPath, ["--import", "tsx", fixture, ...args], {
-      cwd: root,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    this.child = child;
-    live.add(child);
-    createInterface({ input: child.stdout! })
-      .on("line", (line) => this.heard(line))
-      .on("close", () => {
-        this.outputEnded = true;
-        watch.changed();
-      });
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
-      this.stderr = (this.stderr + chunk).slice(-4000);
-    });
-    child.on("exit", (code, signal) => {
-      live.delete(child);
-      this.exit = { code, signal };
-      watch.changed();
-    });
-  }
-
-  /** Executions started here whose outcome this worker did not record (yet, or ever if it died). */
-  inFlight(): string[] {
-    return this.starts.filter((id) => !this.recorded.has(id));
-  }
-
-  ready(): Promise<void> {
-    return watch.until(
-      `${this.label} is ready`,
-      () => {
-        if (this.exit !== undefined) throw new Error(`${this.label} exited before it was ready: ${this.stderr}`);
-        return this.workerId !== "";
-      },
-      30_000,
-    );
-  }
-
-  /** kill -9, then waits until the process is gone and everything it printed is read. */
-  async kill(): Promise<void> {
-    assert.equal(this.exit, undefined, `${this.label} is still running before it is killed: ${this.stderr}`);
-    this.child.kill("SIGKILL");
-    await watch.until(`${this.label} is gone`, () => this.exit !== undefined && this.outputEnded, 10_000);
-    assert.equal(this.exitStatus()?.signal, "SIGKILL");
-  }
-
-  /** SIGTERM: the worker drains and closes its transport, then exits. */
-  async stop(): Promise<void> {
-    assert.equal(this.exit, undefined, `${this.label} is still running before it is stopped: ${this.stderr}`);
-    this.child.kill("SIGTERM");
-    await watch.until(`${this.label} closed`, () => this.exit !== undefined && this.outputEnded, 20_000);
-    assert.ok(this.closed && this.exitStatus()?.code === 0, `${this.label} closed cleanly: ${this.stderr}`);
-  }
-
-  /** How it exited (a method: TypeScript would keep `exit` narrowed across an await). */
-  private exitStatus(): WorkerProcess["exit"] {
-    return this.exit;
-  }
-
-  private heard(line: string): void {
-    const space = line.indexOf(" ");
-    const word = space < 0 ? line : line.slice(0, space);
-    const rest = space < 0 ? "" : line.slice(space + 1);
-    if (word === "start") this.starts.push(rest);
-    else if (word === "ok") this.recorded.add(rest);
-    else if (word === "dead") this.deadLetterReasons.push(JSON.parse(rest) as string);
-    else if (word === "error") this.errors.push(rest);
-    else if (word === "ready") this.workerId = rest;
-    else if (word === "closed") this.closed = true;
-    watch.changed();
-  }
 }
 
 /**
@@ -309,24 +174,6 @@ class RabbitNode {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Names unique to one test. */
-function names() {
-  const id = randomUUID().slice(0, 8);
-  return { prefix: `dingo-fault-${id}`, suffix: `fault-${id}` };
-}
-
 /** How a call ended. */
 interface Settled {
   readonly id: string;
@@ -335,12 +182,6 @@ interface Settled {
   readonly confirmed: boolean;
   readonly sum?: number;
   readonly error?: unknown;
-}
-
-/** Counts of the calls of a run, for conditions to await. */
-class Tally {
-  settled = 0;
-  succeeded = 0;
 }
 
 type Add = (request: { a: number; b: number }, options: CallOptions) => TaskCall<{ sum: number }>;
@@ -376,35 +217,9 @@ function send(add: Add, from: number, count: number, timeoutMs: number, tally: T
   });
 }
 
-/** Asserts that every call succeeded with its own sum; returns their ids. */
-function assertAllSucceeded(settled: readonly Settled[], what: string): string[] {
-  const failed = settled.filter((call) => call.error !== undefined);
-  assert.deepEqual(
-    failed.slice(0, 5).map((call) => `#${call.index}: ${String(call.error)}`),
-    [],
-    `every ${what} call has its outcome (${failed.length} did not)`,
-  );
-  for (const call of settled) assert.equal(call.sum, 2 * call.index, `call #${call.index} has its own outcome`);
-  return settled.map((call) => call.id);
-}
-
 /** The code of a call's TaskError, or a description of whatever else it failed with. */
 function codeOf(error: unknown): string {
   return error instanceof TaskError ? error.code : `not a TaskError: ${String(error)}`;
-}
-
-/** Handler executions per task id, over every worker. */
-function executions(workers: readonly WorkerProcess[]): Map<string, number> {
-  const runs = new Map<string, number>();
-  for (const worker of workers) for (const id of worker.starts) runs.set(id, (runs.get(id) ?? 0) + 1);
-  return runs;
-}
-
-/** Executions beyond one per task. */
-function duplicates(runs: ReadonlyMap<string, number>): number {
-  let extra = 0;
-  for (const count of runs.values()) extra += count - 1;
-  return extra;
 }
 
 /** Names under `prefix.` that `rabbitmqctl list_<what>` shows, with their other columns. */
@@ -543,8 +358,8 @@ describe("amqp transport under faults", { skip: skipWithoutRabbit || skipWithout
         ...["--url", amqpUrl, "--prefix", prefix, "--queue", suffix, "--results", results],
         ...["--redis-url", redisUrl, "--concurrency", String(concurrency), "--work-ms", "4"],
       ];
-      const survivor = new WorkerProcess("the surviving worker", args);
-      const victims = [1, 2, 3].map((n) => new WorkerProcess(`worker ${n} to kill`, args));
+      const survivor = new WorkerProcess(fixture, "the surviving worker", args);
+      const victims = [1, 2, 3].map((n) => new WorkerProcess(fixture, `worker ${n} to kill`, args));
       const workers = [survivor, ...victims];
       await Promise.all(workers.map((worker) => worker.ready()));
 
@@ -630,7 +445,7 @@ describe("amqp transport under faults", { skip: skipWithoutRabbit || skipWithout
     sharedPrefixes.push(prefix);
     const services = conformanceServices(suffix);
     const amqp = amqpNames(prefix);
-    const worker = new WorkerProcess("the worker", [
+    const worker = new WorkerProcess(fixture, "the worker", [
       ...["--url", amqpUrl, "--prefix", prefix, "--queue", suffix, "--concurrency", "4"],
     ]);
     // Ready means serving: the task queue is declared and consumed.
@@ -739,7 +554,7 @@ describe("amqp transport under faults", { skip: skipWithoutRabbit || skipWithout
         ...["--url", rabbitNode.url, "--prefix", prefix, "--queue", suffix, "--results", results],
         ...["--redis-url", redisUrl, "--concurrency", String(concurrency), "--work-ms", "30"],
       ];
-      const workers = [new WorkerProcess("worker 1", args), new WorkerProcess("worker 2", args)];
+      const workers = [new WorkerProcess(fixture, "worker 1", args), new WorkerProcess(fixture, "worker 2", args)];
       await Promise.all(workers.map((worker) => worker.ready()));
       const transport = callerTransport(rabbitNode.url, prefix, results);
       const services = conformanceServices(suffix);
