@@ -49,8 +49,9 @@ import { AmqpTaskBroker } from "../src/transport/amqp-task-broker.js";
 import { createAmqpTransport } from "../src/transport/amqp-transport.js";
 import { createRedisTransport } from "../src/transport/redis-transport.js";
 import type { Transport } from "../src/transport/transport.js";
-import { type Figure, median, quantile } from "./measure.js";
+import type { Figure } from "./measure.js";
 import { openRawConnection, RawAmqpCaller, RawAmqpWorker, type RawReplies } from "./raw-amqp-baseline.js";
+import { interleavedRoundTrips, roundTrips } from "./round-trips.js";
 
 /** Settings of {@link amqpBench}. */
 export interface AmqpBenchOptions {
@@ -153,71 +154,16 @@ export async function amqpBench(
     for (const variant of rawVariants)
       contenders.push(await openRaw(url, `${run}-${variant.id}`, concurrency, variant, declared));
 
-    for (const contender of contenders) {
-      await roundTrips(contender.call, concurrency, 300);
-      await roundTrips(contender.call, 1, 100);
-    }
-    const results = new Map<string, { perSecond: number[]; latencies: number[] }>();
-    /** CPU time of this process and of the broker over the rounds at `concurrency`, µs. */
-    const cpu = new Map<string, { node: number; broker: number; calls: number }>();
-    for (let round = 0; round < options.rounds; round++) {
-      for (const inFlight of [1, concurrency]) {
-        const measured = contenders.filter((contender) => contender.inFlight.includes(inFlight));
-        for (let i = 0; i < measured.length; i++) {
-          const contender = measured[(round + i) % measured.length] as Contender;
-          const key = `${contender.label}/${inFlight}`;
-          let result = results.get(key);
-          if (result === undefined) {
-            result = { perSecond: [], latencies: [] };
-            results.set(key, result);
-          }
-          const brokerBefore = inFlight === concurrency ? brokerCpuSeconds(broker.pid) : 0;
-          const nodeBefore = process.cpuUsage();
-          const trips = await roundTrips(contender.call, inFlight, options.roundMs);
-          if (inFlight === concurrency) {
-            const node = process.cpuUsage(nodeBefore);
-            const brokerUsed = brokerCpuSeconds(broker.pid) - brokerBefore;
-            const used = cpu.get(contender.label) ?? { node: 0, broker: 0, calls: 0 };
-            used.node += node.user + node.system;
-            used.broker += brokerUsed * 1e6;
-            used.calls += trips.latencies.length;
-            cpu.set(contender.label, used);
-          }
-          result.perSecond.push(trips.perSecond);
-          for (const latency of trips.latencies) result.latencies.push(latency);
-        }
-      }
-    }
-    const rate = (label: string, inFlight: number) => median(results.get(`${label}/${inFlight}`)?.perSecond ?? []);
-    const latency = (label: string, inFlight: number, q: number) => {
-      const latencies = results.get(`${label}/${inFlight}`)?.latencies ?? [];
-      latencies.sort((x, y) => x - y);
-      return quantile(latencies, q);
-    };
     const c = concurrency;
-    for (const contender of contenders) {
-      for (const inFlight of contender.inFlight) {
-        figures.push({
-          name: `${contender.label}.roundtrips.c${inFlight}`,
-          value: rate(contender.label, inFlight),
-          unit: "calls/s",
-        });
-      }
-    }
-    for (const contender of contenders) {
-      const { label } = contender;
-      if (contender.inFlight.includes(1)) {
-        figures.push({ name: `${label}.seq.p50`, value: latency(label, 1, 0.5), unit: "ms" });
-        figures.push({ name: `${label}.seq.p99`, value: latency(label, 1, 0.99), unit: "ms" });
-      }
-      figures.push({ name: `${label}.c${c}.p50`, value: latency(label, c, 0.5), unit: "ms" });
-      figures.push({ name: `${label}.c${c}.p99`, value: latency(label, c, 0.99), unit: "ms" });
-    }
-    for (const { label } of contenders) {
-      const used = cpu.get(label) ?? { node: Number.NaN, broker: Number.NaN, calls: 1 };
-      figures.push({ name: `${label}.c${c}.node_cpu_per_call`, value: used.node / used.calls, unit: "µs" });
-      figures.push({ name: `${label}.c${c}.broker_cpu_per_call`, value: used.broker / used.calls, unit: "µs" });
-    }
+    const measured = await interleavedRoundTrips(contenders, {
+      roundMs: options.roundMs,
+      rounds: options.rounds,
+      concurrency,
+      server: "broker",
+      serverCpuSeconds: () => brokerCpuSeconds(broker.pid),
+    });
+    figures.push(...measured.figures);
+    const { rate } = measured;
     figures.push({ name: `amqp.c${c}_vs_raw`, value: rate("amqp", c) / rate("amqp.raw", c), unit: "x" });
     figures.push({ name: `amqp.c${c}_vs_raw_direct`, value: rate("amqp", c) / rate("amqp.raw_direct", c), unit: "x" });
     figures.push({
@@ -250,29 +196,6 @@ export async function amqpBench(
     const processed = (label: string) => bulks.find(([name]) => name === label)?.[1].process ?? Number.NaN;
     figures.push({ name: "amqp.bulk_vs_raw", value: processed("amqp") / processed("amqp.raw"), unit: "x" });
   }
-}
-
-/** Calls `call` with `inFlight` calls at a time for about `ms`; rate and every latency. */
-async function roundTrips(
-  call: () => Promise<unknown>,
-  inFlight: number,
-  ms: number,
-): Promise<{ perSecond: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  const started = performance.now();
-  const end = started + ms;
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (performance.now() < end) {
-        const callStarted = performance.now();
-        await call();
-        latencies.push(performance.now() - callStarted);
-        done++;
-      }
-    }),
-  );
-  return { perSecond: done / ((performance.now() - started) / 1000), latencies };
 }
 
 /** Options of {@link openDingo}. */

@@ -22,6 +22,7 @@ import {
 } from "../src/envelope.js";
 import { type CallOptions, createClient, createMemoryTransport, createWorker } from "../src/index.js";
 import { type Figure, median, quantile, rate } from "./measure.js";
+import { roundTrips } from "./round-trips.js";
 
 /** Rounds per measurement; the median is reported, as the machine is shared and noisy. */
 const rounds = 5;
@@ -37,26 +38,8 @@ export async function memoryBench(roundMs = 1000): Promise<Figure[]> {
   });
   const math = createClient(MathTasks, transport);
 
-  async function roundTrips(
-    inFlight: number,
-    options: CallOptions = {},
-  ): Promise<{ perSecond: number; latencies: number[] }> {
-    const latencies: number[] = [];
-    const started = performance.now();
-    const end = started + roundMs;
-    let done = 0;
-    await Promise.all(
-      Array.from({ length: inFlight }, async () => {
-        while (performance.now() < end) {
-          const callStarted = performance.now();
-          await math.add({ a: 1, b: 2 }, options);
-          latencies.push(performance.now() - callStarted);
-          done++;
-        }
-      }),
-    );
-    return { perSecond: done / ((performance.now() - started) / 1000), latencies };
-  }
+  const roundTrip = (inFlight: number, options: CallOptions = {}) =>
+    roundTrips(() => math.add({ a: 1, b: 2 }, options), inFlight, roundMs);
 
   async function measure(
     inFlight: number,
@@ -65,7 +48,7 @@ export async function memoryBench(roundMs = 1000): Promise<Figure[]> {
     const perRound: number[] = [];
     const latencies: number[] = [];
     for (let round = 0; round < rounds; round++) {
-      const result = await roundTrips(inFlight, options);
+      const result = await roundTrip(inFlight, options);
       perRound.push(result.perSecond);
       for (const latency of result.latencies) latencies.push(latency);
     }
@@ -73,7 +56,7 @@ export async function memoryBench(roundMs = 1000): Promise<Figure[]> {
     return { perSecond: median(perRound), latencies };
   }
 
-  await roundTrips(64); // warm-up
+  await roundTrip(64); // warm-up
   const sequential = await measure(1);
   const parallel = await measure(256);
   const allReports = await measure(256, { reports: "all" });

@@ -37,8 +37,9 @@ import { MathTasks } from "../generated/example/v1/math_dingo.js";
 import { type Client, createClient, createWorker } from "../src/index.js";
 import { createRedisTransport } from "../src/transport/redis-transport.js";
 import { BullSetup } from "./bullmq-bench.js";
-import { type Figure, median, quantile } from "./measure.js";
+import type { Figure } from "./measure.js";
 import { RawCaller, RawWorker, rawKeys } from "./raw-redis-baseline.js";
+import { interleavedRoundTrips, roundTrips } from "./round-trips.js";
 
 /** Settings of {@link redisBench}. */
 export interface RedisBenchOptions {
@@ -114,63 +115,16 @@ export async function redisBench(
     contenders.push(await openRaw(url, `${run}-rawc`, concurrency, true));
     contenders.push(await openBull(url, `${run}-bull`, concurrency));
 
-    for (const contender of contenders) {
-      await roundTrips(contender.call, concurrency, 300);
-      await roundTrips(contender.call, 1, 100);
-    }
-    const results = new Map<string, { perSecond: number[]; latencies: number[] }>();
-    /** CPU time of this process and of the server over the rounds at `concurrency`, µs. */
-    const cpu = new Map<string, { node: number; server: number; calls: number }>();
-    for (let round = 0; round < options.rounds; round++) {
-      for (const inFlight of [1, concurrency]) {
-        for (let i = 0; i < contenders.length; i++) {
-          const contender = contenders[(round + i) % contenders.length] as Contender;
-          const key = `${contender.label}/${inFlight}`;
-          let result = results.get(key);
-          if (result === undefined) {
-            result = { perSecond: [], latencies: [] };
-            results.set(key, result);
-          }
-          const serverBefore = inFlight === concurrency ? await serverCpuSeconds(probe) : 0;
-          const nodeBefore = process.cpuUsage();
-          const measured = await roundTrips(contender.call, inFlight, options.roundMs);
-          if (inFlight === concurrency) {
-            const node = process.cpuUsage(nodeBefore);
-            const server = (await serverCpuSeconds(probe)) - serverBefore;
-            const used = cpu.get(contender.label) ?? { node: 0, server: 0, calls: 0 };
-            used.node += node.user + node.system;
-            used.server += server * 1e6;
-            used.calls += measured.latencies.length;
-            cpu.set(contender.label, used);
-          }
-          result.perSecond.push(measured.perSecond);
-          for (const latency of measured.latencies) result.latencies.push(latency);
-        }
-      }
-    }
-    const rate = (label: string, inFlight: number) => median(results.get(`${label}/${inFlight}`)?.perSecond ?? []);
-    const latency = (label: string, inFlight: number, q: number) => {
-      const latencies = results.get(`${label}/${inFlight}`)?.latencies ?? [];
-      latencies.sort((x, y) => x - y);
-      return quantile(latencies, q);
-    };
     const c = concurrency;
-    const labels = contenders.map((contender) => contender.label);
-    for (const label of labels) {
-      figures.push({ name: `${label}.roundtrips.c1`, value: rate(label, 1), unit: "calls/s" });
-      figures.push({ name: `${label}.roundtrips.c${c}`, value: rate(label, c), unit: "calls/s" });
-    }
-    for (const label of labels) {
-      figures.push({ name: `${label}.seq.p50`, value: latency(label, 1, 0.5), unit: "ms" });
-      figures.push({ name: `${label}.seq.p99`, value: latency(label, 1, 0.99), unit: "ms" });
-      figures.push({ name: `${label}.c${c}.p50`, value: latency(label, c, 0.5), unit: "ms" });
-      figures.push({ name: `${label}.c${c}.p99`, value: latency(label, c, 0.99), unit: "ms" });
-    }
-    for (const label of labels) {
-      const used = cpu.get(label) ?? { node: Number.NaN, server: Number.NaN, calls: 1 };
-      figures.push({ name: `${label}.c${c}.node_cpu_per_call`, value: used.node / used.calls, unit: "µs" });
-      figures.push({ name: `${label}.c${c}.server_cpu_per_call`, value: used.server / used.calls, unit: "µs" });
-    }
+    const measured = await interleavedRoundTrips(contenders, {
+      roundMs: options.roundMs,
+      rounds: options.rounds,
+      concurrency,
+      server: "server",
+      serverCpuSeconds: () => serverCpuSeconds(probe),
+    });
+    figures.push(...measured.figures);
+    const { rate } = measured;
     figures.push({ name: `redis.c${c}_vs_raw`, value: rate("redis", c) / rate("redis.raw", c), unit: "x" });
     figures.push({
       name: `redis.c${c}_vs_raw_coalesced`,
@@ -203,29 +157,6 @@ export async function redisBench(
     figures.push({ name: "redis.bulk_vs_raw", value: dingo / bulks[1][1].process, unit: "x" });
     figures.push({ name: "redis.bulk_vs_bullmq", value: dingo / bulks[2][1].process, unit: "x" });
   }
-}
-
-/** Calls `call` with `inFlight` calls at a time for about `ms`; rate and every latency. */
-async function roundTrips(
-  call: () => Promise<unknown>,
-  inFlight: number,
-  ms: number,
-): Promise<{ perSecond: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  const started = performance.now();
-  const end = started + ms;
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (performance.now() < end) {
-        const callStarted = performance.now();
-        await call();
-        latencies.push(performance.now() - callStarted);
-        done++;
-      }
-    }),
-  );
-  return { perSecond: done / ((performance.now() - started) / 1000), latencies };
 }
 
 /** dingo on Redis; `connections` gives the transports command connections of the caller's. */
