@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { Channel, ConsumeMessage, Options } from "amqplib";
+import type { Channel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import { type AmqpConnection, type ChannelSlot, closedError } from "./amqp-connection.js";
+import type { AmqpPublisher } from "./amqp-publisher.js";
 import type { AmqpTopology } from "./amqp-topology.js";
 import { asBuffer, asBytes } from "./redis-bytes.js";
 import type { Inbox, InboxOptions, ReportRouter, Subscription } from "./transport.js";
@@ -9,8 +10,17 @@ import type { Inbox, InboxOptions, ReportRouter, Subscription } from "./transpor
 export interface AmqpReportRouterSettings {
   readonly connection: AmqpConnection;
   readonly topology: AmqpTopology;
-  /** Channel that sends reports and broadcasts (no confirms). */
-  readonly channel: ChannelSlot<Channel>;
+  /** Channel that sends reports (confirmed, through `publisher`) and broadcasts (not confirmed). */
+  readonly channel: ChannelSlot<ConfirmChannel>;
+  /**
+   * Confirmed publishes of reports. A worker acks a task only after its report is sent,
+   * and "sent" must mean "the broker has it": amqplib buffers each channel's frames apart
+   * and interleaves them, so an unconfirmed report could still be in this process when
+   * the ack of the task (on the consumer's channel) reaches the broker — a worker killed
+   * then would have lost the report of a recorded, acknowledged task. Seen in the
+   * kill -9 fault test under load.
+   */
+  readonly publisher: AmqpPublisher;
   /** `x-expires` of inbox queues: how long an inbox outlives its caller, ms. */
   readonly inboxTtlMs: number;
 }
@@ -65,7 +75,7 @@ export class AmqpReportRouter implements ReportRouter {
 
   send(address: string, report: Uint8Array): Promise<void> {
     if (this.closed) return Promise.reject(closedError());
-    return this.publish("", address, asBuffer(report));
+    return this.settings.publisher.publish("", address, asBuffer(report), reportOptions);
   }
 
   async broadcast(report: Uint8Array): Promise<void> {

@@ -95,7 +95,7 @@ export function createAmqpTransport(options: AmqpTransportOptions = {}): Transpo
     declarations,
   );
   const taskChannel = new ChannelSlot<ConfirmChannel>(() => connection.openConfirmChannel(ignore));
-  const reportChannel = new ChannelSlot<Channel>(() => connection.openChannel(ignore));
+  const reportChannel = new ChannelSlot<ConfirmChannel>(() => connection.openConfirmChannel(ignore));
   const tasks = new AmqpTaskBroker({ connection, topology, publisher: new AmqpPublisher(taskChannel) });
   const ownReports =
     options.reports === undefined
@@ -103,6 +103,7 @@ export function createAmqpTransport(options: AmqpTransportOptions = {}): Transpo
           connection,
           topology,
           channel: reportChannel,
+          publisher: new AmqpPublisher(reportChannel),
           inboxTtlMs: positive(options.inboxTtlMs, 120_000),
         })
       : undefined;
