@@ -420,7 +420,8 @@ describe("redis transport under faults", { skip: skipWithoutRedis }, () => {
     prefixes.push(prefix);
     const transport = createRedisTransport({ url: redisUrl, prefix });
     transports.push(transport);
-    const key = `dingo.fault.v1.Tasks/Add/${randomUUID()}`;
+    const id = randomUUID();
+    const key = `dingo.fault.v1.Tasks/Add/${id}`;
     const watcher = `${prefix}:inbox:{${randomUUID()}}`;
     assert.deepEqual(await transport.results.claim(key, "", 60_000), { status: "claimed" });
     assert.deepEqual(await transport.results.claim(key, watcher, 60_000), { status: "pending" });
@@ -435,7 +436,8 @@ describe("redis transport under faults", { skip: skipWithoutRedis }, () => {
       "another report does not replace the first",
     );
     assert.deepEqual([...((await transport.results.lookup(key)) ?? [])], [...report]);
-    const ttl = await redis.pttl(`${prefix}:result:${key}`);
+    // Results of one task name share its hash tag (docs/WIRE.md, Redis mapping).
+    const ttl = await redis.pttl(`${prefix}:{dingo.fault.v1.Tasks/Add}:result:${id}`);
     assert.ok(ttl > 0 && ttl <= 60_000, `the record expires (pttl ${ttl})`);
     await transport.close();
   });

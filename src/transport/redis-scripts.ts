@@ -218,8 +218,10 @@ return {0}
 `;
 
 /**
- * Records a final report unless one is recorded. KEYS: result hash. ARGV: report, ttl ms.
- * Returns {0} not recorded, or {1, watcher address, …}.
+ * Records final reports unless one is recorded, key by key, in order.
+ * KEYS: result hashes (one or more, all of one task name's hash tag: the settles of one
+ * task name in one tick run as one script). ARGV: report, ttl ms, for each key in turn.
+ * Returns one entry per key: {0} not recorded, or {1, watcher address, …}.
  *
  * The very same report bytes recorded already count as recorded, with the same watchers:
  * that is this settle run again, because ioredis resends a command whose reply a dropped
@@ -231,23 +233,43 @@ return {0}
  * A missing hash (no claim, no record: the common case) is recorded at once.
  */
 export const settleScript = `
-if redis.call('HLEN', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'report', ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {1}
+local replies = {}
+for k = 1, #KEYS do
+  local key, report, ttl = KEYS[k], ARGV[2 * k - 1], ARGV[2 * k]
+  if redis.call('HLEN', key) == 0 then
+    redis.call('HSET', key, 'report', report)
+    redis.call('PEXPIRE', key, ttl)
+    replies[k] = {1}
+  else
+    local recorded = redis.call('HGET', key, 'report')
+    if recorded and recorded ~= report then
+      replies[k] = {0}
+    else
+      local out = {1}
+      for _, field in ipairs(redis.call('HKEYS', key)) do
+        if string.sub(field, 1, 8) == 'watcher:' then out[#out + 1] = string.sub(field, 9) end
+      end
+      if not recorded then
+        redis.call('HDEL', key, 'claimed')
+        redis.call('HSET', key, 'report', report)
+        redis.call('PEXPIRE', key, ttl)
+      end
+      replies[k] = out
+    end
+  end
 end
-local recorded = redis.call('HGET', KEYS[1], 'report')
-if recorded and recorded ~= ARGV[1] then return {0} end
-local out = {1}
-for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if string.sub(field, 1, 8) == 'watcher:' then out[#out + 1] = string.sub(field, 9) end
-end
-if not recorded then
-  redis.call('HDEL', KEYS[1], 'claimed')
-  redis.call('HSET', KEYS[1], 'report', ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return out
+return replies
+`;
+
+/**
+ * Reads recorded reports. KEYS: result hashes (one or more, all of one task name's hash
+ * tag: the lookups of one task name in one tick run as one script).
+ * Returns one entry per key: its report, or nil if none.
+ */
+export const lookupScript = `
+local replies = {}
+for k = 1, #KEYS do replies[k] = redis.call('HGET', KEYS[k], 'report') end
+return replies
 `;
 
 /** Every script, by the name it is registered under on a connection. */
@@ -262,7 +284,9 @@ export const redisScripts = {
   dingoRetire: { keys: 10, lua: retireScript },
   dingoSend: { keys: 2, lua: sendScript },
   dingoClaim: { keys: 1, lua: claimScript },
-  dingoSettle: { keys: 1, lua: settleScript },
+  // Any number of keys: the number comes first among the arguments.
+  dingoSettle: { keys: undefined, lua: settleScript },
+  dingoLookup: { keys: undefined, lua: lookupScript },
 } as const;
 
 /** Names of the scripts. */

@@ -16,7 +16,7 @@ interface Group<Item> {
  * keys are one key's (one hash slot), so the batch stays Cluster-safe. Items of one key
  * keep the order they were added in; the runs are issued at the end of the tick, in the
  * tick's one socket write (see `batchTickWrites`). Every item of a run gets the run's
- * promise: its reply, or its error.
+ * promise: its reply, or its error; or, with `addOwn`, its own entry of the reply.
  */
 export class RedisTickBatch<Item> {
   private groups = new Map<string, Group<Item>>();
@@ -51,6 +51,18 @@ export class RedisTickBatch<Item> {
       this.run(key, group);
     }
     return done;
+  }
+
+  /**
+   * Queues `item` for `key`, for a script that replies with one entry per item, in order;
+   * resolves with the item's own entry (or rejects with the run's error).
+   */
+  addOwn(key: string, item: Item): Promise<unknown> {
+    const index = this.groups.get(key)?.items.length ?? 0;
+    return this.add(key, item).then((reply) => {
+      if (!Array.isArray(reply) || index >= reply.length) throw new Error(`unexpected reply to ${this.script}`);
+      return reply[index];
+    });
   }
 
   private readonly flush = (): void => {
