@@ -39,6 +39,7 @@
  * (through /proc, which needs the rights to read its file descriptors) unless
  * `BENCH_AMQP_BROKER_PID` gives it. The whole suite takes about a minute with the defaults.
  */
+
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { type ChannelModel, connect } from "amqplib";
@@ -49,6 +50,7 @@ import { AmqpTaskBroker } from "../src/transport/amqp-task-broker.js";
 import { createAmqpTransport } from "../src/transport/amqp-transport.js";
 import { createRedisTransport } from "../src/transport/redis-transport.js";
 import type { Transport } from "../src/transport/transport.js";
+import { type Bulk, dingoBulk, mathHandlers, withTimeout } from "./dingo-bulk.js";
 import type { Figure } from "./measure.js";
 import { openRawConnection, RawAmqpCaller, RawAmqpWorker, type RawReplies } from "./raw-amqp-baseline.js";
 import { interleavedRoundTrips, roundTrips } from "./round-trips.js";
@@ -98,15 +100,6 @@ interface Declared {
   readonly queues: Set<string>;
   readonly exchanges: Set<string>;
 }
-
-/** How long one bulk run may take before it counts as hung. */
-const bulkTimeoutMs = 120_000;
-
-const handlers = {
-  add: ({ a, b }: { a: number; b: number }) => ({ sum: a + b }),
-  divide: ({ dividend, divisor }: { dividend: number; divisor: number }) => ({ quotient: dividend / divisor }),
-  countPrimes: () => ({}),
-};
 
 /** Runs the whole comparison; returns the figures and notes for `report()`. */
 export async function amqpBench(
@@ -185,7 +178,7 @@ export async function amqpBench(
   }
 
   async function measureBulk(): Promise<void> {
-    const bulks: [string, Bulk][] = [["amqp", await dingoBulk(url, `${run}-dingo-bulk`, options, declared)]];
+    const bulks: [string, Bulk][] = [["amqp", await dingoBulkOnAmqp(url, `${run}-dingo-bulk`, options, declared)]];
     for (const variant of rawVariants) {
       bulks.push([variant.label, await rawBulk(url, `${run}-${variant.id}-bulk`, options, variant, declared)]);
     }
@@ -226,7 +219,7 @@ async function openDingo(
   const workerSide = side(setup.connections?.worker);
   const clientSide = side(setup.connections?.client);
   const worker = createWorker(workerSide.transport, { concurrency });
-  await worker.serve(MathTasks, handlers);
+  await worker.serve(MathTasks, mathHandlers);
   const math: Client<typeof MathTasks> = createClient(MathTasks, clientSide.transport);
   const connections = new Map<string, ChannelModel>();
   if (setup.connections !== undefined) {
@@ -298,40 +291,20 @@ async function openRaw(
   };
 }
 
-interface Bulk {
-  /** Tasks enqueued (confirmed) per second, no worker running. */
-  readonly enqueue: number;
-  /** Tasks processed per second, from the worker's start to the last outcome at the caller. */
-  readonly process: number;
-}
-
-async function dingoBulk(url: string, prefix: string, options: AmqpBenchOptions, declared: Declared): Promise<Bulk> {
-  const clientTransport = createAmqpTransport({ url, prefix });
-  const workerTransport = createAmqpTransport({ url, prefix });
-  const math = createClient(MathTasks, clientTransport);
-  const worker = createWorker(workerTransport, { concurrency: options.concurrency });
+async function dingoBulkOnAmqp(
+  url: string,
+  prefix: string,
+  options: AmqpBenchOptions,
+  declared: Declared,
+): Promise<Bulk> {
+  const client = createAmqpTransport({ url, prefix });
+  const worker = createAmqpTransport({ url, prefix });
   try {
-    // The caller's inbox opens (and the queue is declared) with its first call: that one
-    // is sent alone, untimed.
-    const first = math.add({ a: 1, b: 2 });
-    await first.sent;
-    const started = performance.now();
-    const calls = Array.from({ length: options.bulkTasks - 1 }, () => math.add({ a: 1, b: 2 }));
-    await Promise.all(calls.map((call) => call.sent));
-    const enqueued = performance.now();
-    calls.push(first);
-    await worker.serve(MathTasks, handlers);
-    await withTimeout(Promise.all(calls), "dingo's bulk run");
-    const processed = performance.now();
-    return {
-      enqueue: (options.bulkTasks - 1) / ((enqueued - started) / 1000),
-      process: options.bulkTasks / ((processed - enqueued) / 1000),
-    };
+    return await dingoBulk(client, worker, options.bulkTasks, options.concurrency);
   } finally {
-    await worker.close({ timeoutMs: 5000 }).catch(ignore);
-    recordDeclared(declared, workerTransport);
-    recordDeclared(declared, clientTransport);
-    await Promise.allSettled([workerTransport.close(), clientTransport.close()]);
+    recordDeclared(declared, worker);
+    recordDeclared(declared, client);
+    await Promise.allSettled([worker.close(), client.close()]);
   }
 }
 
@@ -674,14 +647,6 @@ async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
     cursor = next;
     if (keys.length > 0) await redis.unlink(...keys);
   } while (cursor !== "0");
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${bulkTimeoutMs} ms`)), bulkTimeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function ignore(): void {}

@@ -31,12 +31,14 @@
  * `BENCH_REDIS_ROUNDS` (default 5) and `BENCH_REDIS_ROUND_MS` (default 1000) shorten or
  * lengthen the round trips; the whole suite takes about a minute with the defaults.
  */
+
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { MathTasks } from "../generated/example/v1/math_dingo.js";
 import { type Client, createClient, createWorker } from "../src/index.js";
 import { createRedisTransport } from "../src/transport/redis-transport.js";
 import { BullSetup } from "./bullmq-bench.js";
+import { type Bulk, dingoBulk, mathHandlers, withTimeout } from "./dingo-bulk.js";
 import type { Figure } from "./measure.js";
 import { RawCaller, RawWorker, rawKeys } from "./raw-redis-baseline.js";
 import { interleavedRoundTrips, roundTrips } from "./round-trips.js";
@@ -75,15 +77,6 @@ export interface Contender {
   call(): Promise<unknown>;
   close(): Promise<void>;
 }
-
-/** How long one bulk run may take before it counts as hung. */
-const bulkTimeoutMs = 120_000;
-
-const handlers = {
-  add: ({ a, b }: { a: number; b: number }) => ({ sum: a + b }),
-  divide: ({ dividend, divisor }: { dividend: number; divisor: number }) => ({ quotient: dividend / divisor }),
-  countPrimes: () => ({}),
-};
 
 /** Runs the whole comparison; returns the figures and notes for `report()`. */
 export async function redisBench(
@@ -144,7 +137,7 @@ export async function redisBench(
 
   async function measureBulk(): Promise<void> {
     const bulks = [
-      ["redis", await dingoBulk(url, `${run}-dingo-bulk`, options)],
+      ["redis", await dingoBulkOnRedis(url, `${run}-dingo-bulk`, options)],
       ["redis.raw", await rawBulk(url, `${run}-raw-bulk`, options, false)],
       ["bullmq", await bullBulk(url, `${run}-bull-bulk`, options)],
       ["redis.raw_coalesced", await rawBulk(url, `${run}-rawc-bulk`, options, true)],
@@ -173,7 +166,7 @@ async function openDingo(
     connections === undefined ? { url, prefix } : { connection: connections.client, prefix },
   );
   const worker = createWorker(workerTransport, { concurrency });
-  await worker.serve(MathTasks, handlers);
+  await worker.serve(MathTasks, mathHandlers);
   const math: Client<typeof MathTasks> = createClient(MathTasks, clientTransport);
   return {
     label: "redis",
@@ -209,37 +202,13 @@ async function openBull(url: string, prefix: string, concurrency: number): Promi
   return { label: "bullmq", call: () => setup.call(), close: () => setup.close() };
 }
 
-interface Bulk {
-  /** Tasks enqueued per second, no worker running. */
-  readonly enqueue: number;
-  /** Tasks processed per second, from the worker's start to the last outcome. */
-  readonly process: number;
-}
-
-async function dingoBulk(url: string, prefix: string, options: RedisBenchOptions): Promise<Bulk> {
-  const clientTransport = createRedisTransport({ url, prefix });
-  const workerTransport = createRedisTransport({ url, prefix });
-  const math = createClient(MathTasks, clientTransport);
-  const worker = createWorker(workerTransport, { concurrency: options.concurrency });
+async function dingoBulkOnRedis(url: string, prefix: string, options: RedisBenchOptions): Promise<Bulk> {
+  const client = createRedisTransport({ url, prefix });
+  const worker = createRedisTransport({ url, prefix });
   try {
-    // The caller's inbox opens with its first call: that one is sent alone, untimed.
-    const first = math.add({ a: 1, b: 2 });
-    await first.sent;
-    const started = performance.now();
-    const calls = Array.from({ length: options.bulkTasks - 1 }, () => math.add({ a: 1, b: 2 }));
-    await Promise.all(calls.map((call) => call.sent));
-    const enqueued = performance.now();
-    calls.push(first);
-    await worker.serve(MathTasks, handlers);
-    await withTimeout(Promise.all(calls), "dingo's bulk run");
-    const processed = performance.now();
-    return {
-      enqueue: (options.bulkTasks - 1) / ((enqueued - started) / 1000),
-      process: options.bulkTasks / ((processed - enqueued) / 1000),
-    };
+    return await dingoBulk(client, worker, options.bulkTasks, options.concurrency);
   } finally {
-    await worker.close({ timeoutMs: 5000 }).catch(ignore);
-    await Promise.allSettled([workerTransport.close(), clientTransport.close()]);
+    await Promise.allSettled([worker.close(), client.close()]);
   }
 }
 
@@ -448,14 +417,6 @@ async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
     cursor = next;
     if (keys.length > 0) await redis.unlink(...keys);
   } while (cursor !== "0");
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${bulkTimeoutMs} ms`)), bulkTimeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function ignore(): void {}
