@@ -42,6 +42,31 @@ async function setup(factory: TransportFactory) {
   };
 }
 
+type World = Awaited<ReturnType<typeof setup>>;
+
+/**
+ * Calls `add(request)` on a first worker whose handler never ends (it ignores its signal),
+ * then closes that worker with `closeTimeoutMs`: the task goes back to the broker.
+ * Resolve `neverEnds` when the test is done with it.
+ */
+async function abandonedCall(world: World, request: { a?: number; b?: number }, closeTimeoutMs: number) {
+  const started = deferred();
+  const neverEnds = deferred();
+  const first = world.makeWorker();
+  await first.serve(
+    world.Tasks,
+    onlyAdd(async () => {
+      started.resolve();
+      await neverEnds.promise;
+      return { sum: -1 };
+    }),
+  );
+  const call = createClient(world.Tasks, world.transport).add(request);
+  await started.promise;
+  await first.close({ timeoutMs: closeTimeoutMs });
+  return { call, neverEnds };
+}
+
 async function collect<T>(reports: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
   for await (const report of reports) all.push(report);
@@ -630,20 +655,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
 
     it("close({ timeoutMs }) gives a task that outlives it back to the broker; another worker finishes it", async () => {
       await using world = await setup(factory);
-      const started = deferred();
-      const neverEnds = deferred();
-      const first = world.makeWorker();
-      await first.serve(
-        world.Tasks,
-        onlyAdd(async () => {
-          started.resolve();
-          await neverEnds.promise; // ignores its signal
-          return { sum: -1 };
-        }),
-      );
-      const call = createClient(world.Tasks, world.transport).add({ a: 20, b: 22 });
-      await started.promise;
-      await first.close({ timeoutMs: 50 });
+      const { call, neverEnds } = await abandonedCall(world, { a: 20, b: 22 }, 50);
       await world.makeWorker().serve(
         world.Tasks,
         onlyAdd(({ a, b }, context) => ({ sum: a + b + context.attempt - 1 })),
@@ -654,20 +666,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
 
     it("dead-letters a task delivered more often than maxDeliveries, failing it with ABORTED", async () => {
       await using world = await setup(factory);
-      const started = deferred();
-      const neverEnds = deferred();
-      const first = world.makeWorker();
-      await first.serve(
-        world.Tasks,
-        onlyAdd(async () => {
-          started.resolve();
-          await neverEnds.promise;
-          return {};
-        }),
-      );
-      const call = createClient(world.Tasks, world.transport).add({});
-      await started.promise;
-      await first.close({ timeoutMs: 10 });
+      const { call, neverEnds } = await abandonedCall(world, {}, 10);
       let ran = false;
       await world.makeWorker({ maxDeliveries: 1 }).serve(
         world.Tasks,
