@@ -24,12 +24,20 @@ export async function requireRedis(): Promise<boolean> {
   }
 }
 
-/** Deletes every key under `prefix` (tests' queues leave streams without expiry behind). */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+/** Every key under `prefix`. */
+export async function scanKeys(redis: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
   let cursor = "0";
   do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+    const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
     cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
+    found.push(...batch);
   } while (cursor !== "0");
+  return found;
+}
+
+/** Deletes every key under `prefix` (tests' queues leave streams without expiry behind). */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  const keys = await scanKeys(redis, prefix);
+  if (keys.length > 0) await redis.del(...keys);
 }

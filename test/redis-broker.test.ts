@@ -7,7 +7,7 @@ import { redisQueueKeys } from "../src/transport/redis-queue-keys.js";
 import { ackScript, sendScript } from "../src/transport/redis-scripts.js";
 import { createRedisTransport, type RedisTransportOptions } from "../src/transport/redis-transport.js";
 import { conformanceServices, deferred, onlyAdd } from "./conformance/fixtures.js";
-import { deleteKeys, redisUrl, requireRedis } from "./redis-availability.js";
+import { deleteKeys, redisUrl, requireRedis, scanKeys } from "./redis-availability.js";
 
 const available = await requireRedis();
 
@@ -198,13 +198,7 @@ describe("redis transport", { skip: available ? false : `Redis is not reachable 
     await worker.close();
     await transport.close();
 
-    const found: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      found.push(...batch);
-    } while (cursor !== "0");
+    const found = await scanKeys(redis, prefix);
     const ready = found.filter((key) => /:ready:\d$/.test(key));
     assert.ok(ready.length >= 10, "the ready streams are there");
     assert.ok(

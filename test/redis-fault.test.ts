@@ -46,7 +46,7 @@ import {
   WorkerProcess,
   watch,
 } from "./fixtures/worker-process-watch.js";
-import { deleteKeys, redisUrl, requireRedis } from "./redis-availability.js";
+import { deleteKeys, redisUrl, requireRedis, scanKeys } from "./redis-availability.js";
 
 const available = await requireRedis();
 const redisServerFound = spawnSync("redis-server", ["--version"]).status === 0;
@@ -155,17 +155,6 @@ function send(add: Add, from: number, count: number, timeoutMs: number, tally: T
       },
     );
   });
-}
-
-async function scanKeys(redis: Redis, prefix: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    cursor = next;
-    found.push(...batch);
-  } while (cursor !== "0");
-  return found;
 }
 
 /** The consumer groups of a stream, as field → value records. */
