@@ -47,8 +47,14 @@ export class RedisConsumer {
   private readonly outstanding = new Set<RedisDelivery>();
   /** Dedicated connection of the blocking read, opened by start(). */
   private blocking: Redis | undefined;
-  /** Client id of `blocking` as of the current blocking read, to interrupt it. */
+  /** Client id of `blocking` (asked once per connection), to interrupt a read. */
   private blockingId: Promise<unknown> | undefined;
+  /**
+   * The last blocking read emptied every stream it read: the next read blocks at once
+   * instead of running `take` first (which finds at most what arrived since, and costs a
+   * script run per queue on the shared connection, in the way of the tasks' own commands).
+   */
+  private drained = false;
   private reading: Promise<unknown> | undefined;
   private loop: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -94,6 +100,10 @@ export class RedisConsumer {
     });
     // Connection errors also surface as failed reads; report each once, there.
     this.blocking.on("error", ignore);
+    // A new connection has a new client id.
+    this.blocking.on("close", () => {
+      this.blockingId = undefined;
+    });
     this.extendTimer = setInterval(() => this.extendLeases(), Math.max(10, this.broker.settings.leaseMs / 3));
     this.extendTimer.unref();
     this.loop = this.run();
@@ -168,6 +178,8 @@ export class RedisConsumer {
         if (!this.groupsReady) await this.createGroups();
         const room = this.prefetch - this.outstanding.size;
         if (room <= 0) {
+          // Entries pile up while the window is full: take them in priority order next.
+          this.drained = false;
           await this.sleep(Number.POSITIVE_INFINITY);
           continue;
         }
@@ -176,12 +188,13 @@ export class RedisConsumer {
           this.reclaimDueAt = Date.now() + this.broker.settings.reclaimIntervalMs;
           if (reclaimed > 0) continue;
         }
-        if ((await this.take(room)) === 0) {
+        if (this.drained || (await this.take(room)) === 0) {
           const blockMs = Math.min(this.broker.settings.blockMs, Math.max(1, this.reclaimDueAt - Date.now()));
-          await this.blockingRead(room, blockMs);
+          this.drained = await this.blockingRead(room, blockMs);
         }
         failures = 0;
       } catch (error) {
+        this.drained = false;
         if (this.stopped) break;
         if (asText((error as { message?: unknown })?.message).includes("NOGROUP")) this.groupsReady = false;
         this.report(error);
@@ -257,13 +270,18 @@ export class RedisConsumer {
   /**
    * Blocks until an entry arrives on any stream (or `blockMs` passes). Entries beyond the
    * window (several streams may answer one read) go back unread, the lowest priorities first.
+   * Returns whether the read emptied every stream (each answered fewer entries than asked).
    */
-  private async blockingRead(room: number, blockMs: number): Promise<void> {
+  private async blockingRead(room: number, blockMs: number): Promise<boolean> {
     const blocking = this.blocking;
-    if (blocking === undefined || this.stopped) return;
-    // Sent back to back on one socket: the id is known by the time the read blocks.
-    this.blockingId = blocking.call("CLIENT", "ID");
-    this.blockingId.catch(ignore);
+    if (blocking === undefined || this.stopped) return false;
+    if (this.blockingId === undefined) {
+      // Sent back to back on one socket: the id is known by the time the read blocks.
+      this.blockingId = blocking.call("CLIENT", "ID");
+      this.blockingId.catch(() => {
+        this.blockingId = undefined;
+      });
+    }
     const read = blocking.callBuffer(
       "XREADGROUP",
       "GROUP",
@@ -282,7 +300,9 @@ export class RedisConsumer {
     } finally {
       this.reading = undefined;
     }
-    if (!Array.isArray(reply)) return;
+    // A timeout: nothing arrived, so nothing is left behind either.
+    if (!Array.isArray(reply)) return true;
+    let drained = true;
     const entries: { stream: RedisStream; id: string; body: Uint8Array; before: number }[] = [];
     // RESP2 answers [[key, entries], …]; RESP3 a map, which ioredis flattens to [key, entries, …].
     const nested = Array.isArray(reply[0]);
@@ -292,6 +312,7 @@ export class RedisConsumer {
       const items = nested ? (reply[k] as unknown[])[1] : reply[k + 1];
       const stream = this.streams.get(asText(key));
       if (stream === undefined || !Array.isArray(items)) continue;
+      if (items.length >= room) drained = false;
       for (const entry of items as unknown[]) {
         if (!Array.isArray(entry)) continue;
         const fields = entry[1];
@@ -313,6 +334,7 @@ export class RedisConsumer {
       if (index < room) this.deliver(entry.stream, entry.id, entry.body, count);
       else this.unread(entry.stream, entry.id, entry.body, count);
     });
+    return drained && entries.length <= room;
   }
 
   /** Interrupts a blocking read in progress without closing its socket (no entry is lost). */
