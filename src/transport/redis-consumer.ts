@@ -25,6 +25,12 @@ export interface RedisConsumerStopOptions {
 
 /** Most delayed tasks one promotion moves per queue; more are moved by the next one at once. */
 const promoteLimit = 1000;
+/**
+ * How often a busy consumer looks again at queues whose last take found nothing: the
+ * most a task waits in such a queue while the consumer's other queues keep it busy (an
+ * idle consumer's blocking read covers every queue at once).
+ */
+const idleQueueProbeMs = 10;
 /** Longest wait between attempts after an error (Redis unreachable, …). */
 const maxErrorPauseMs = 2000;
 
@@ -64,6 +70,9 @@ export class RedisConsumer {
   private reclaimDueAt = 0;
   /** Queue to take from first, rotated so that no queue starves the others. */
   private turn = 0;
+  /** Queues whose last take found nothing: skipped by `take` until `probeIdleAt`. */
+  private readonly idleQueues = new Set<RedisQueueKeys>();
+  private probeIdleAt = 0;
   /** Wakes the loop when it waits for room or after an error. */
   private wake: (() => void) | undefined;
   private promoteTimer: NodeJS.Timeout | undefined;
@@ -218,20 +227,31 @@ export class RedisConsumer {
     this.groupsReady = true;
   }
 
-  /** Non-blocking reads of new entries, queue by queue, until the window is full. */
+  /**
+   * Non-blocking reads of new entries, queue by queue, until the window is full. Each
+   * read is a round trip, so queues that were empty last time are skipped while others
+   * keep the consumer busy, except every `idleQueueProbeMs`.
+   */
   private async take(room: number): Promise<number> {
     let taken = 0;
     const count = this.queues.length;
     this.turn = (this.turn + 1) % count;
+    const now = Date.now();
+    const probeIdle = now >= this.probeIdleAt;
+    if (probeIdle) this.probeIdleAt = now + idleQueueProbeMs;
     for (let i = 0; i < count && taken < room && !this.stopped; i++) {
       const queue = this.queues[(this.turn + i) % count] as RedisQueueKeys;
+      if (!probeIdle && this.idleQueues.has(queue)) continue;
       const reply = await runScript(this.redis, "dingoTake", [
         ...queue.readyByPriority,
         consumerGroup,
         this.name,
         room - taken,
       ]);
-      taken += this.deliverAll(queue, reply);
+      const delivered = this.deliverAll(queue, reply);
+      if (delivered === 0) this.idleQueues.add(queue);
+      else this.idleQueues.delete(queue);
+      taken += delivered;
     }
     return taken;
   }
@@ -328,6 +348,7 @@ export class RedisConsumer {
         entries.push({ stream, id: asText(entry[0]), body, before });
       }
     }
+    for (const entry of entries) this.idleQueues.delete(entry.stream.keys);
     entries.sort((a, b) => b.stream.priority - a.stream.priority);
     entries.forEach((entry, index) => {
       const count = entry.before + 1;
