@@ -1,4 +1,5 @@
 import { backoffMs } from "./backoff.js";
+import type { CancellationMemory } from "./cancellation-memory.js";
 import {
   decodeReport,
   decodeTask,
@@ -41,6 +42,8 @@ export interface TaskRunnerSettings {
   readonly events: EventBus;
   readonly routes: ReadonlyMap<string, Route>;
   readonly maxDeliveries: number;
+  /** The broadcast cancellations heard: whether a task must be looked up before it runs. */
+  readonly cancellations: CancellationMemory;
 }
 
 const noWatchers: readonly string[] = [];
@@ -96,6 +99,11 @@ export class TaskRunner {
     }
     if (task.notBeforeMs > Date.now() + earlyToleranceMs) {
       return delivery.retry(outgoing(task, delivery.queue));
+    }
+    // A first delivery of a task that cannot have been cancelled before it got here
+    // cannot have an outcome yet: no result-store round trip (WIRE.md, worker step 6).
+    if (delivery.deliveryCount <= 1 && !this.settings.cancellations.mayHaveBeenCancelled(key, task.createdAtMs)) {
+      return this.start(delivery, task, key, route);
     }
     return this.settings.transport.results
       .lookup(key)

@@ -15,6 +15,14 @@ export interface WorkerOptions {
    */
   readonly maxDeliveries?: number;
   /**
+   * How far the clocks of callers may run ahead of this worker's, ms. Before running a
+   * task the worker asks the result store whether it was cancelled, unless the task was
+   * created (by its caller's clock) more than this after the worker began hearing the
+   * broadcast cancellations without a break and none for it was heard: that saves a
+   * round trip per task on a remote store. `Infinity` asks for every task. Default: 5000.
+   */
+  readonly clockSkewMs?: number;
+  /**
    * Runs every handler inside a span continued from the caller's trace context (the
    * task's `traceparent` header): `otelTracing()` from `dingo-ts/tracing`. Default: none.
    */

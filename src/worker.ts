@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { CancellationMemory } from "./cancellation-memory.js";
 import { decodeReport, taskStatus } from "./envelope.js";
 import { createEventBus, type EventBus } from "./event-bus.js";
 import type { MethodDefinition, ServiceDefinition } from "./service-definition.js";
@@ -69,6 +70,7 @@ class TaskWorker implements Worker {
   private active = 0;
   private idle: (() => void) | undefined;
   private cancellations: Promise<Subscription> | undefined;
+  private readonly cancellationMemory: CancellationMemory;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -79,12 +81,14 @@ class TaskWorker implements Worker {
     this.events = options.events ?? createEventBus();
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 16));
     this.tracing = options.tracing;
+    this.cancellationMemory = new CancellationMemory(options.clockSkewMs ?? 5000);
     this.runner = new TaskRunner({
       transport,
       workerId: this.id,
       events: this.events,
       routes: this.routes,
       maxDeliveries: options.maxDeliveries ?? 10,
+      cancellations: this.cancellationMemory,
     });
   }
 
@@ -207,6 +211,7 @@ class TaskWorker implements Worker {
           const report = decodeReport(bytes);
           if (taskStatus(report.status) !== "cancelled") return;
           const key = taskKey(report.name, report.taskId);
+          this.cancellationMemory.heardCancellation(key, Date.now());
           this.runner.cancel(key);
           this.transport.results.settle(key, bytes, 0).catch((error: unknown) => {
             this.events.emit({ type: "transport-error", operation: "record cancellation", error });
@@ -216,9 +221,14 @@ class TaskWorker implements Worker {
         }
       },
       onError: (error) => this.events.emit({ type: "transport-error", operation: "broadcast", error }),
+      onLink: (up) => {
+        if (up) this.cancellationMemory.listeningSince(Date.now());
+        else this.cancellationMemory.deaf();
+      },
     });
     try {
       await this.cancellations;
+      this.cancellationMemory.listeningSince(Date.now());
     } catch (error) {
       this.cancellations = undefined;
       throw error;

@@ -254,6 +254,32 @@ describe("amqp transport", { skip: available ? false : `RabbitMQ is not reachabl
     await (await deliveries.nth(2)).ack();
   });
 
+  it("tells subscribers when the broadcast channel breaks and when it listens again", async () => {
+    const { prefix } = names();
+    const transport = open({ prefix });
+    assert.ok(transport.tasks instanceof AmqpTaskBroker);
+    const links: boolean[] = [];
+    const back = deferred();
+    const heard = deferred<Uint8Array>();
+    await transport.reports.subscribe({
+      onReport: (report) => heard.resolve(report),
+      onError: () => {},
+      onLink: (up) => {
+        links.push(up);
+        if (up && links.includes(false)) back.resolve();
+      },
+    });
+    const model = await transport.tasks.settings.connection.get();
+    (model.connection as unknown as { stream: { destroy(error: Error): void } }).stream.destroy(
+      new Error("simulated network failure"),
+    );
+    await back.promise;
+    assert.deepEqual(links, [false, true]);
+    // Subscribed again on the new connection: a broadcast is heard.
+    await transport.reports.broadcast(new Uint8Array([7]));
+    assert.deepEqual([...(await heard.promise)], [7]);
+  });
+
   it("dead-letters a task redelivered past the worker's limit, failing the call with ABORTED", async () => {
     const { id, prefix } = names();
     const transport = open({ prefix });

@@ -249,6 +249,34 @@ describe("redis transport", { skip: available ? false : `Redis is not reachable 
     assert.deepEqual(await tasks.add({ a: 20, b: 22 }), { sum: 42 });
     await worker.close();
   });
+  it("tells subscribers when the broadcast connection breaks and when it listens again", async () => {
+    const { prefix } = names();
+    const transport = open({ prefix });
+    const links: boolean[] = [];
+    const back = deferred();
+    const heard = deferred<Uint8Array>();
+    await transport.reports.subscribe({
+      onReport: (report) => heard.resolve(report),
+      onError: () => {},
+      onLink: (up) => {
+        links.push(up);
+        if (up && links.includes(false)) back.resolve();
+      },
+    });
+    const list = String(await redis.client("LIST"));
+    const broadcast = list
+      .split("\n")
+      .filter((line) => line.includes(` name=${prefix}:broadcast`))
+      .map((line) => /\bid=(\d+)/.exec(line)?.[1] ?? "");
+    assert.equal(broadcast.length, 1);
+    await redis.client("KILL", "ID", broadcast[0] as string);
+    await back.promise;
+    assert.deepEqual(links.slice(links.indexOf(false)), [false, true]);
+    // Subscribed again: a broadcast is heard.
+    await transport.reports.broadcast(new Uint8Array([7]));
+    assert.deepEqual([...(await heard.promise)], [7]);
+  });
+
   it("runs the acks of one tick as one script per stream, and the reports of one tick as one per inbox, in order", async () => {
     const { prefix, queue, keys } = names();
     const connection = new Redis(redisUrl);

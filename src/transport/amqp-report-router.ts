@@ -87,7 +87,7 @@ export class AmqpReportRouter implements ReportRouter {
   async subscribe(options: InboxOptions): Promise<Subscription> {
     if (this.closed) throw closedError();
     // A wrapper per subscription, so that subscribing the same options twice is two subscriptions.
-    const subscriber: InboxOptions = { onReport: options.onReport, onError: options.onError };
+    const subscriber: InboxOptions = { onReport: options.onReport, onError: options.onError, onLink: options.onLink };
     this.subscribers.add(subscriber);
     try {
       await this.subscribed();
@@ -155,6 +155,17 @@ export class AmqpReportRouter implements ReportRouter {
           },
           onError: (error) => {
             for (const subscriber of this.subscribers) subscriber.onError(error);
+          },
+          // The queue is exclusive to its channel's connection and deleted with its
+          // consumer: broadcasts sent while no channel reads it are lost.
+          onLink: (up) => {
+            for (const subscriber of this.subscribers) {
+              try {
+                subscriber.onLink?.(up);
+              } catch (error) {
+                subscriber.onError(error);
+              }
+            }
           },
         },
         () => {
@@ -228,6 +239,7 @@ class AmqpQueueReader {
       this.channel = undefined;
       this.lastUnacked = undefined;
       if (this.closed) return;
+      this.options.onLink?.(false);
       this.report(new Error(`the channel reading ${this.queue} closed; reading again on a new one`));
       this.scheduleRestart();
     });
@@ -290,7 +302,9 @@ class AmqpQueueReader {
           // Tell the owner, which recovers the final outcomes from the result store
           // (InboxOptions.onGap). After a mere connection loss nothing was lost (unacked
           // reports are delivered again) and the recovery finds only what it gets anyway.
-          if (!this.closed) this.options.onGap?.();
+          if (this.closed) return;
+          this.options.onGap?.();
+          this.options.onLink?.(true);
         },
         (error: unknown) => {
           if (this.closed) return;

@@ -83,7 +83,7 @@ export class RedisReportRouter implements ReportRouter {
   async subscribe(options: InboxOptions): Promise<Subscription> {
     if (this.closed) throw closedError();
     // A wrapper per subscription, so that subscribing the same options twice is two subscriptions.
-    const subscription: InboxOptions = { onReport: options.onReport, onError: options.onError };
+    const subscription: InboxOptions = { onReport: options.onReport, onError: options.onError, onLink: options.onLink };
     this.subscribers.add(subscription);
     try {
       await this.subscribed();
@@ -119,8 +119,17 @@ export class RedisReportRouter implements ReportRouter {
           }
         }
       });
+      // Pub/Sub keeps nothing for a subscriber that is away: tell the subscribers when
+      // broadcasts may be missed, and when they are heard again. ioredis subscribes again
+      // by itself after a reconnect, as it turns ready; subscribing once more (a no-op
+      // for Redis) answers once that is done.
+      connection.on("close", () => this.tellLink(false));
+      connection.on("ready", () => {
+        if (this.closed) return;
+        // A failure here is the connection failing again: "close" says so.
+        connection.subscribe(this.channel).then(() => this.tellLink(true), ignore);
+      });
       try {
-        // ioredis subscribes again by itself after a reconnect.
         await connection.subscribe(this.channel);
       } catch (error) {
         connection.disconnect();
@@ -132,6 +141,16 @@ export class RedisReportRouter implements ReportRouter {
       this.subscriber = undefined;
     });
     return this.subscriber;
+  }
+
+  private tellLink(up: boolean): void {
+    for (const subscriber of this.subscribers) {
+      try {
+        subscriber.onLink?.(up);
+      } catch (error) {
+        subscriber.onError(error);
+      }
+    }
   }
 
   /** Closes every inbox and the broadcast connection. */

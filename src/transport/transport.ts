@@ -134,6 +134,13 @@ export interface InboxOptions {
    * reports this way; a transport whose inboxes cannot never calls it.
    */
   readonly onGap?: () => void;
+  /**
+   * Subscriptions only: called with `false` as soon as the link carrying broadcasts
+   * breaks (broadcasts sent from then on may never arrive here) and with `true` once it
+   * is back and subscribed. Workers trust their memory of cancellations only while it is
+   * up. A transport whose subscriptions cannot miss a broadcast never calls it.
+   */
+  readonly onLink?: (up: boolean) => void;
 }
 
 /** A subscription; `close()` is idempotent. */

@@ -385,6 +385,74 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       assert.deepEqual(skipped.sort(), [first.id, second.id].sort());
     });
 
+    it("asks the result store before running only tasks that may have been cancelled unheard", async () => {
+      await using world = await setup(factory);
+      let lookups = 0;
+      const { results } = world.transport;
+      // The worker's view of the transport, counting the lookups it makes.
+      const counted: Transport = {
+        tasks: world.transport.tasks,
+        reports: world.transport.reports,
+        results: {
+          claim: (key, address, ttlMs) => results.claim(key, address, ttlMs),
+          settle: (key, report, ttlMs) => results.settle(key, report, ttlMs),
+          lookup: (key) => {
+            lookups++;
+            return results.lookup(key);
+          },
+        },
+        close: async () => {},
+      };
+      const trusting = createWorker(counted, { clockSkewMs: 0 });
+      const ran: number[] = [];
+      try {
+        await trusting.serve(
+          world.Tasks,
+          onlyAdd(({ a }) => {
+            ran.push(a);
+            return { sum: a };
+          }),
+        );
+        // Tasks created within the millisecond the worker began listening are asked about.
+        const listening = Date.now();
+        while (Date.now() <= listening) await new Promise(setImmediate);
+        const tasks = createClient(world.Tasks, world.transport);
+        // Created after the worker began listening: nothing to ask.
+        for (let a = 1; a <= 3; a++) assert.deepEqual(await tasks.add({ a }), { sum: a });
+        assert.equal(lookups, 0);
+
+        // Cancelled while it waits: the worker heard the broadcast, so it asks, and skips it.
+        const skipped = new Promise<string>((resolve) => {
+          trusting.events.subscribe((event) => {
+            if (event.type === "task-cancelled") resolve(event.taskId);
+          });
+        });
+        const delayed = tasks.add({ a: 4 }, { delayMs: 200 });
+        await delayed.sent;
+        assert.equal(await delayed.cancel(), true);
+        assert.equal((await rejection(delayed)).code, "cancelled");
+        assert.equal(await skipped, delayed.id);
+        assert.equal(lookups, 1);
+        assert.deepEqual(ran, [1, 2, 3]);
+      } finally {
+        await trusting.close();
+      }
+
+      // With the default allowance for callers' clocks, a task created just now is asked about.
+      const cautious = createWorker(counted);
+      try {
+        await cautious.serve(
+          world.Tasks,
+          onlyAdd(({ a }) => ({ sum: a })),
+        );
+        const before = lookups;
+        assert.deepEqual(await createClient(world.Tasks, world.transport).add({ a: 5 }), { sum: 5 });
+        assert.equal(lookups, before + 1);
+      } finally {
+        await cautious.close();
+      }
+    });
+
     it("does not start a delayed task before its time", async () => {
       await using world = await setup(factory);
       const startedAt = new Map<number, number>();
