@@ -8,7 +8,7 @@ import { benchService } from "./bench-service.js";
 import { CliError } from "./cli-error.js";
 import { type BenchQueue, deleteBenchQueue } from "./delete-bench-queue.js";
 import { integerOption } from "./integer-option.js";
-import { type OpenedTransport, transportFromUrl, transportKind } from "./transport-from-url.js";
+import { type OpenedTransport, transportFromUrl } from "./transport-from-url.js";
 import { addTransportOptions, type TransportFlags } from "./transport-options.js";
 import { errorText } from "./worker-log.js";
 
@@ -106,7 +106,6 @@ export function createBenchCommand(): Command {
 
 async function runBench(flags: BenchFlags): Promise<void> {
   const url = flags.transport === undefined || flags.transport === "" ? "memory:" : flags.transport;
-  const kind = transportKind(url);
   const goal: BenchGoal =
     flags.calls === undefined ? { durationMs: flags.duration ?? defaultDurationMs } : { calls: flags.calls };
   const progress = createBenchProgress({
@@ -156,7 +155,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
   } finally {
     stop.dispose();
     // A failure of the run wins over one of the clean-up, which it often causes.
-    cleanUpError = await cleanUp(opened, worker.close(), { kind, url, prefix: flags.prefix, queue });
+    cleanUpError = await cleanUp(opened, worker.close(), { kind: opened.kind, url, prefix: flags.prefix, queue });
   }
   if (cleanUpError !== undefined) throw cleanUpError;
   const summary = summarize(measured, {
