@@ -1,10 +1,8 @@
 /** Small measuring helpers shared by the benchmarks. */
+import { quantile } from "../src/round-trip-bench.js";
 
-/** The value at quantile `q` (0..1) of sorted samples. */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
+/** The quantiles of `dingo bench`, so that the figures of both mean the same. */
+export { quantile };
 
 /** The median of some numbers. */
 export function median(values: readonly number[]): number {

@@ -1,4 +1,5 @@
 /** Round trips, the part of the Redis, RabbitMQ and in-memory benchmarks that is the same. */
+import { measureRoundTrips } from "../src/round-trip-bench.js";
 import { type Figure, median, quantile } from "./measure.js";
 
 /** What one stretch of round trips gave: the rate and every call's latency, ms. */
@@ -7,23 +8,17 @@ export interface RoundTrips {
   readonly latencies: number[];
 }
 
-/** Calls `call` with `inFlight` calls at a time for about `ms`; rate and every latency. */
+/**
+ * Calls `call` with `inFlight` calls at a time for about `ms`; rate and every latency.
+ * The loop is `dingo bench`'s (src/round-trip-bench.ts); a benchmark with failed calls
+ * measured something else, so any failure rejects.
+ */
 export async function roundTrips(call: () => PromiseLike<unknown>, inFlight: number, ms: number): Promise<RoundTrips> {
-  const latencies: number[] = [];
-  const started = performance.now();
-  const end = started + ms;
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (performance.now() < end) {
-        const callStarted = performance.now();
-        await call();
-        latencies.push(performance.now() - callStarted);
-        done++;
-      }
-    }),
-  );
-  return { perSecond: done / ((performance.now() - started) / 1000), latencies };
+  const trips = await measureRoundTrips(call, { inFlight, durationMs: ms });
+  if (trips.errors > 0) {
+    throw new Error(`${trips.errors} of ${trips.errors + trips.calls} round trips failed`, { cause: trips.firstError });
+  }
+  return { perSecond: trips.perSecond, latencies: trips.latencies };
 }
 
 /** One system whose round trips are measured. */

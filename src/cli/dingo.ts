@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { createBenchCommand } from "./bench-command.js";
 import { createCallCommand } from "./call-command.js";
 import { CliError } from "./cli-error.js";
 import { createGenCommand } from "./gen-command.js";
@@ -22,7 +23,7 @@ export function createProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .addHelpText("after", "\nRun `dingo help <command>` for the options of a command.");
-  for (const command of [createGenCommand(), createWorkerCommand(), createCallCommand()]) {
+  for (const command of [createGenCommand(), createWorkerCommand(), createCallCommand(), createBenchCommand()]) {
     // addCommand() does not pass settings down; without this a subcommand's usage error
     // would call process.exit() itself instead of returning through runCli.
     program.addCommand(command.copyInheritedSettings(program));
