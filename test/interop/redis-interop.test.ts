@@ -1,0 +1,28 @@
+/** The cross-language suite over Redis (see cross-language-suite.ts). */
+import { Redis } from "ioredis";
+import { createRedisTransport } from "../../src/transport/redis-transport.js";
+import { deleteKeys, redisUrl, requireRedis } from "../redis-availability.js";
+import { crossLanguageSuite } from "./cross-language-suite.js";
+import { requirePython } from "./python-process.js";
+
+const skip = (await requireRedis()) ? ((await requirePython()) ?? false) : `Redis is not reachable at ${redisUrl}`;
+
+crossLanguageSuite(
+  {
+    name: "Redis",
+    pythonArgs: ["--transport", "redis", "--redis-url", redisUrl],
+    // A short lease, so that a killed worker's task is reclaimed within a second.
+    transport: (prefix, fastReclaim = false) =>
+      createRedisTransport({ url: redisUrl, prefix, ...(fastReclaim ? { leaseMs: 500, reclaimIntervalMs: 100 } : {}) }),
+    deadLetters: (transport, queue) => transport.tasks.deadLetters(queue),
+    async cleanup(prefix) {
+      const redis = new Redis(redisUrl);
+      try {
+        await deleteKeys(redis, prefix);
+      } finally {
+        redis.disconnect();
+      }
+    },
+  },
+  skip,
+);
