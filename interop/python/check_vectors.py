@@ -13,11 +13,15 @@ import json
 import sys
 from pathlib import Path
 
-from google.protobuf import json_format
+from google.protobuf import json_format, text_format
 
 from protos import pb
 
 TYPES = {"dingo.v1.Task": pb.envelope.Task, "dingo.v1.Report": pb.envelope.Report}
+
+
+def one_line(message) -> str:
+    return text_format.MessageToString(message, as_one_line=True)
 
 
 def check(directory: Path, vector: dict) -> str | None:
@@ -29,7 +33,7 @@ def check(directory: Path, vector: dict) -> str | None:
     decoded = message_type.FromString(data)
     described = json_format.Parse(json.dumps(vector["json"]), message_type())
     if decoded != described:
-        return f"decodes to\n{decoded}\nbut the description is\n{described}"
+        return f"decodes to {{{one_line(decoded)}}}, the description is {{{one_line(described)}}}"
     encoded = decoded.SerializeToString(deterministic=True)
     if encoded != data:
         return f"re-encodes to {encoded.hex()}, the file has {data.hex()}"
