@@ -2,7 +2,8 @@
  * Every code block of README.md is compiled or run here, so the README cannot drift
  * from the code: TypeScript blocks are typechecked and run, the proto block is
  * generated, the buf template and the protoc line are run, shell commands are run or
- * checked against package.json, and the layout block is checked against the tree.
+ * checked against package.json or the scripts' --help, and the layout block is checked
+ * against the tree.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -23,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import { amqpUrl, openInspector, requireRabbitMq } from "./amqp-availability.js";
+import { python, requirePython } from "./interop/python-process.js";
 import { deleteKeys, redisUrl, requireRedis } from "./redis-availability.js";
 
 const run = promisify(execFile);
@@ -196,6 +198,20 @@ describe("README.md", () => {
           if (part === "npm ci") continue;
           if (part === "npx dingo gen") {
             await run(process.execPath, [join(root, "bin/dingo.js"), "gen", "--check"], { cwd: root });
+            continue;
+          }
+          const pythonScript = /^\/usr\/bin\/python3 (interop\/python\/\S+\.py)/.exec(part)?.[1];
+          if (pythonScript !== undefined) {
+            // test/interop/ runs these against the brokers; here: the script and every option it uses exist.
+            const missing = await requirePython();
+            if (missing !== undefined) {
+              t.diagnostic(`README.md:${block.line}: not checked, ${missing}`);
+              continue;
+            }
+            const { stdout: help } = await run(python, ["-B", join(root, pythonScript), "--help"]);
+            for (const option of part.match(/(?<=\s)--[a-zA-Z][\w-]*/g) ?? []) {
+              assert.ok(help.includes(option), `README.md:${block.line}: ${pythonScript} has no option ${option}`);
+            }
             continue;
           }
           const cli = /^npx dingo (\S+)/.exec(part);
