@@ -3,7 +3,8 @@
 
 For every vector of index.json: the .bin decodes as its type to the message its `json`
 describes (proto3 JSON mapping), and encoding that message again gives the .bin byte for
-byte (deterministic serialization: map entries sorted by key). Prints `ok <name>` or
+byte (deterministic serialization: map entries sorted by key); the same for the Progress
+in the payload of a PROGRESS report (`payloadMessage`). Prints `ok <name>` or
 `FAIL <name>: <why>` per vector; exits 1 if any failed.
 
     /usr/bin/python3 interop/python/check_vectors.py [vectors directory]
@@ -17,7 +18,11 @@ from google.protobuf import json_format, text_format
 
 from protos import pb
 
-TYPES = {"dingo.v1.Task": pb.envelope.Task, "dingo.v1.Report": pb.envelope.Report}
+TYPES = {
+    "dingo.v1.Task": pb.envelope.Task,
+    "dingo.v1.Report": pb.envelope.Report,
+    "dingo.v1.Progress": pb.envelope.Progress,
+}
 
 
 def one_line(message) -> str:
@@ -26,12 +31,22 @@ def one_line(message) -> str:
 
 def check(directory: Path, vector: dict) -> str | None:
     """None if the vector holds, else why not."""
-    message_type = TYPES.get(vector["type"])
+    problem = check_bytes((directory / vector["file"]).read_bytes(), vector["type"], vector["json"])
+    if problem is None and "payloadMessage" in vector:  # PROGRESS: the payload is a Progress
+        report = pb.envelope.Report.FromString((directory / vector["file"]).read_bytes())
+        inner = vector["payloadMessage"]
+        problem = check_bytes(report.payload, inner["type"], inner["json"])
+        return None if problem is None else f"payload: {problem}"
+    return problem
+
+
+def check_bytes(data: bytes, type_name: str, described_json) -> str | None:
+    """None if `data` decodes to `described_json` and encodes back to itself."""
+    message_type = TYPES.get(type_name)
     if message_type is None:
-        return f"unknown type {vector['type']}"
-    data = (directory / vector["file"]).read_bytes()
+        return f"unknown type {type_name}"
     decoded = message_type.FromString(data)
-    described = json_format.Parse(json.dumps(vector["json"]), message_type())
+    described = json_format.Parse(json.dumps(described_json), message_type())
     if decoded != described:
         return f"decodes to {{{one_line(decoded)}}}, the description is {{{one_line(described)}}}"
     encoded = decoded.SerializeToString(deterministic=True)

@@ -66,4 +66,22 @@ describe("the golden vectors in Python", { skip }, () => {
       assert.match(failures[0] ?? "", why);
     });
   }
+
+  it("catches a PROGRESS vector whose payload differs from its payloadMessage", async () => {
+    const copy = join(scratch, "vectors-progress");
+    cpSync(vectors, copy, { recursive: true });
+    const index = JSON.parse(readFileSync(join(copy, "index.json"), "utf8")) as {
+      vectors: { name: string; payloadMessage?: { json: { message?: string } } }[];
+    };
+    const victim = index.vectors.find((vector) => vector.payloadMessage !== undefined);
+    assert.ok(victim?.payloadMessage !== undefined);
+    victim.payloadMessage.json.message = "not what the payload says";
+    writeFileSync(join(copy, "index.json"), JSON.stringify(index));
+    const { code, lines } = await checkVectors(copy);
+    assert.equal(code, 1);
+    assert.deepEqual(
+      lines.filter((line) => !line.startsWith("ok ")).map((line) => line.split(": ").slice(0, 2).join(": ")),
+      [`FAIL ${victim.name}: payload`],
+    );
+  });
 });
