@@ -17,7 +17,20 @@ import uuid
 from google.protobuf import json_format, symbol_database
 from google.protobuf.message import DecodeError
 
-from envelope import FINAL_STATUSES, Progress, Report, ReportLevel, RetryPolicy, Status, Task, code_text, now_ms, task_key
+from envelope import (
+    FINAL_STATUSES,
+    Code,
+    Failure,
+    Progress,
+    Report,
+    ReportLevel,
+    RetryPolicy,
+    Status,
+    Task,
+    code_text,
+    now_ms,
+    task_key,
+)
 from protos import pb
 from run_worker import backend_from, transport_options
 
@@ -48,11 +61,12 @@ class Caller:
         self.inbox = None
 
     def send(self, name: str, payload: bytes, options, *, task_id=None, level=ReportLevel.REPORT_LEVEL_FINAL,
-             not_before_ms=0, deadline_ms=0, headers=None) -> Task:
+             delay_ms=0, deadline_ms=0, headers=None) -> Task:
         """Steps 1-6: claim (for a chosen id), build and publish the Task."""
         if self.inbox is None:
             self.inbox = self.backend.open_inbox()
         queue = options.queue or name
+        not_before_ms = now_ms() + delay_ms if delay_ms > 0 else 0
         task = Task(
             id=task_id or str(uuid.uuid4()), name=name, payload=payload, attempt=1, created_at_ms=now_ms(),
             reply_to=self.inbox, report_level=level, priority=min(9, options.priority), queue=queue,
@@ -65,8 +79,7 @@ class Caller:
                 multiplier=options.backoff_multiplier or 2, max_backoff_ms=options.max_backoff_ms or 60_000,
                 jitter=options.backoff_jitter))
         if task_id is not None:  # a chosen id may collide: claim the key first
-            delay = max(0, not_before_ms - now_ms())
-            state, recorded = self.backend.claim(task_key(name, task.id), self.inbox, delay + task.result_ttl_ms)
+            state, recorded = self.backend.claim(task_key(name, task.id), self.inbox, delay_ms + task.result_ttl_ms)
             if state != "claimed":
                 self.answer = recorded
                 return task
@@ -95,6 +108,23 @@ class Caller:
                 if report.status in FINAL_STATUSES:
                     return
         raise TimeoutError(f"no final report for {key} within {wait_s} s")
+
+    def cancel(self, task: Task, reason: str = "cancelled by the caller") -> Report:
+        """WIRE.md "Cancellation": record CANCELLED, then broadcast it; returns the task's outcome."""
+        cancelled = Report(
+            task_id=task.id, name=task.name, status=Status.STATUS_CANCELLED, attempt=0, worker_id="", at_ms=now_ms(),
+            error=Failure(code=Code.CODE_CANCELLED, message=reason, retryable=False),
+        )
+        body = cancelled.SerializeToString()
+        key = task_key(task.name, task.id)
+        recorded, watchers = self.backend.settle(key, body, task.result_ttl_ms)
+        if not recorded:  # the task has an outcome already: that is the answer
+            outcome = self.backend.lookup(key)
+            return Report.FromString(outcome) if outcome is not None else cancelled
+        self.backend.broadcast(body)
+        for watcher in watchers:
+            self.backend.send(watcher, body)
+        return cancelled
 
 
 def as_json(report: Report, response_type) -> dict:
@@ -129,6 +159,8 @@ def main() -> int:
     parser.add_argument("--request-type", help="full name, for tasks not in proto/")
     parser.add_argument("--response-type", help="full name, for tasks not in proto/")
     parser.add_argument("--wait-ms", type=int, default=30_000, help="give up after this long")
+    parser.add_argument("--cancel-on", choices=["sent", "received", "progress"],
+                        help="cancel the task when the first report of this status arrives")
     args = parser.parse_args()
 
     options, method = task_options(args.task)
@@ -141,16 +173,22 @@ def main() -> int:
     response_type = symbols.GetSymbol(args.response_type or method.output_type.full_name)
     payload = json_format.Parse(args.request, request_type()).SerializeToString()
     deadline = now_ms() + args.deadline_in_ms if args.deadline_in_ms is not None else 0
-    not_before = now_ms() + args.delay_ms if args.delay_ms > 0 else 0
 
     backend, results = backend_from(args)
     caller = Caller(backend)
     try:
         task = caller.send(args.task, payload, options, task_id=args.id, level=LEVELS[args.reports],
-                           not_before_ms=not_before, deadline_ms=deadline,
+                           delay_ms=args.delay_ms, deadline_ms=deadline,
                            headers=dict(h.split("=", 1) for h in args.header))
         for report in caller.reports(task, args.wait_ms / 1000):
-            print(json.dumps({"id": task.id, **as_json(report, response_type)}), flush=True)
+            line = {"id": task.id, **as_json(report, response_type)}
+            if report.status == Status.STATUS_SENT:
+                line.update(notBeforeMs=task.not_before_ms, deadlineMs=task.deadline_ms)
+            print(json.dumps(line), flush=True)
+            if args.cancel_on is not None and report.status == Status.Value(f"STATUS_{args.cancel_on.upper()}"):
+                outcome = caller.cancel(task)
+                print(json.dumps({"id": task.id, **as_json(outcome, response_type)}), flush=True)
+                break
         return 0
     except TimeoutError as error:
         print(json.dumps({"status": "timeout", "message": str(error)}), flush=True)

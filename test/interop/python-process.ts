@@ -120,6 +120,9 @@ export interface PythonReport {
   readonly progress?: { readonly percent: number; readonly message: string };
   readonly error?: { readonly code: string; readonly message: string; readonly retryable: boolean };
   readonly nextAttemptAtMs?: number;
+  /** On `sent` only: the task's `not_before_ms` and `deadline_ms`. */
+  readonly notBeforeMs?: number;
+  readonly deadlineMs?: number;
 }
 
 /** Runs the Python caller to the end and returns the reports it printed, final last. */

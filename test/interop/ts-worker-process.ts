@@ -3,13 +3,14 @@
  * Run with `node --import tsx test/interop/ts-worker-process.ts --transport redis|amqp --prefix P`.
  *
  * It serves example.v1.MathTasks with the interop handlers, except that `add` says
- * `start <task id>` and then takes `--work-ms` (so that it can be killed mid-task), and
- * prints the lines of test/fixtures/worker-process-main.ts (`ready <worker id>`, …).
+ * `start <task id>` and then takes `--work-ms` (so that it can be killed or cancelled mid-task), and
+ * prints the lines of test/fixtures/worker-process-main.ts (`ready <worker id>`, …) and
+ * `aborted <task id> <code>` when the handler's signal fires (`cancelled` on cancellation).
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { MathTasks } from "../../generated/example/v1/math_dingo.js";
-import { createWorker } from "../../src/index.js";
+import { createWorker, TaskError } from "../../src/index.js";
 import { createAmqpTransport } from "../../src/transport/amqp-transport.js";
 import { createRedisTransport } from "../../src/transport/redis-transport.js";
 import { readyUntilStopped, say, sayEvents } from "../fixtures/worker-process-main.js";
@@ -37,6 +38,9 @@ await worker.serve(MathTasks, {
   ...interopHandlers,
   async add(request, context) {
     say(`start ${context.taskId}`);
+    context.signal.addEventListener("abort", () =>
+      say(`aborted ${context.taskId} ${TaskError.from(context.signal.reason).code}`),
+    );
     await delay(workMs, undefined, { signal: context.signal });
     return interopHandlers.add(request, context);
   },
