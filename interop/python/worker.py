@@ -139,7 +139,7 @@ class Worker:
             delivery = self.backend.next_delivery(100)
             if delivery is not None:
                 if self.stopping.is_set():
-                    self.backend.release(delivery)  # received after the stop: give it back uncounted
+                    self.backend.release(delivery)  # received after the stop: give it back
                 else:
                     self.handle(delivery)
 
@@ -203,6 +203,8 @@ class Worker:
         # 10. Success.
         try:
             response = attempt.response if attempt.response is not None else handler.response()
+            if not isinstance(response, handler.response):
+                raise TypeError(f"expected {handler.response.DESCRIPTOR.full_name}, got {type(response).__name__}")
             payload = response.SerializeToString()
         except Exception as error:  # noqa: BLE001 - any encoding problem is the handler's
             failure = Failure(code=Code.CODE_INTERNAL, message=f"the response does not encode: {error}")
