@@ -190,6 +190,11 @@ class AmqpBackend:
         self._republish(delivery.queue, delivery.body, delivery.properties, f"{self.prefix}.tasks", delivery.count)
         self.ack(delivery)
 
+    def unread(self, delivery: AmqpDelivery) -> None:
+        """Gives back a delivery no handler saw (the worker is stopping), without counting it."""
+        self._republish(delivery.queue, delivery.body, delivery.properties, f"{self.prefix}.tasks", delivery.count - 1)
+        self.ack(delivery)
+
     def dead_letter(self, delivery: AmqpDelivery, reason: str) -> None:
         self.dead_queue(delivery.queue)
         headers = {"dingo-reason": reason, "dingo-dead-at": now_ms(), "dingo-queue": delivery.queue,

@@ -340,7 +340,7 @@ class RedisBackend:
                 taken.append(RedisDelivery(queue, stream, entry_id, fields[b"task"], before + 1))
         # Several streams can answer at once: keep the first, give back the rest unread.
         for extra in taken[1:]:
-            self._requeue(extra, extra.body, 0, extra.stream, extra.count - 1)
+            self.unread(extra)
         return taken[0] if taken else None
 
     def keep_alive(self, delivery: RedisDelivery) -> bool:
@@ -365,6 +365,10 @@ class RedisBackend:
 
     def release(self, delivery: RedisDelivery) -> None:
         self._requeue(delivery, delivery.body, 0, delivery.stream, delivery.count)
+
+    def unread(self, delivery: RedisDelivery) -> None:
+        """Gives back a delivery no handler saw, without counting it."""
+        self._requeue(delivery, delivery.body, 0, delivery.stream, delivery.count - 1)
 
     def _requeue(self, delivery, body, not_before_ms, target, deliveries, priority=0) -> None:
         keys = [delivery.stream, self.delayed(delivery.queue), target]

@@ -139,7 +139,7 @@ class Worker:
             delivery = self.backend.next_delivery(100)
             if delivery is not None:
                 if self.stopping.is_set():
-                    self.backend.release(delivery)  # received after the stop: give it back
+                    self.backend.unread(delivery)  # received after the stop: give it back uncounted
                 else:
                     self.handle(delivery)
 
