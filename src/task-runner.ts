@@ -318,6 +318,9 @@ export class TaskRunner {
       const { id: taskId, name, attempt } = task;
       const durationMs = how.startedAt === undefined ? undefined : Date.now() - how.startedAt;
       this.settings.events.emit({ type: "task-failed", taskId, name, attempt, error, durationMs });
+    } else if (error.code === "cancelled") {
+      // Aborted by a cancellation, whose record won: the task ends cancelled, here too.
+      this.settings.events.emit({ type: "task-cancelled", taskId: task.id, name: task.name });
     }
     if (how.deadLetter) await this.deadLetter(delivery, task, `${error.code}: ${error.rawMessage}`);
     if (recorded) await this.deliverReport(task, report, watchers);

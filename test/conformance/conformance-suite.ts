@@ -332,7 +332,13 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       await using world = await setup(factory);
       const started = deferred();
       const aborted = deferred<unknown>();
-      await world.makeWorker().serve(
+      const cancelledEvent = deferred<string>();
+      const worker = world.makeWorker();
+      worker.events.subscribe((event) => {
+        if (event.type === "task-cancelled") cancelledEvent.resolve(event.taskId);
+        if (event.type === "task-failed") cancelledEvent.reject(new Error("a cancelled task counted as failed"));
+      });
+      await worker.serve(
         world.Tasks,
         onlyAdd(async (_request, context) => {
           context.signal.addEventListener("abort", () => aborted.resolve(context.signal.reason));
@@ -351,6 +357,8 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       assert.ok(reason instanceof TaskError && reason.code === "cancelled");
       assert.equal((await collect(call.reports())).at(-1)?.status, "cancelled");
       assert.equal(await call.cancel(), false);
+      // The worker's events (and so its metrics) count it as cancelled.
+      assert.equal(await cancelledEvent.promise, call.id);
     });
 
     it("cancels a queued task so that it never runs, also through an AbortSignal", async () => {
