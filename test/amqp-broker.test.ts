@@ -9,6 +9,7 @@ import { AmqpTaskBroker } from "../src/transport/amqp-task-broker.js";
 import { type AmqpTransportOptions, createAmqpTransport } from "../src/transport/amqp-transport.js";
 import { amqpUrl, deleteTopology, openInspector, requireRabbitMq } from "./amqp-availability.js";
 import { conformanceServices, deferred, onlyAdd } from "./conformance/fixtures.js";
+import { watchBroadcasts } from "./fixtures/broadcast-watch.js";
 
 const available = await requireRabbitMq();
 
@@ -258,26 +259,15 @@ describe("amqp transport", { skip: available ? false : `RabbitMQ is not reachabl
     const { prefix } = names();
     const transport = open({ prefix });
     assert.ok(transport.tasks instanceof AmqpTaskBroker);
-    const links: boolean[] = [];
-    const back = deferred();
-    const heard = deferred<Uint8Array>();
-    await transport.reports.subscribe({
-      onReport: (report) => heard.resolve(report),
-      onError: () => {},
-      onLink: (up) => {
-        links.push(up);
-        if (up && links.includes(false)) back.resolve();
-      },
-    });
+    const watch = await watchBroadcasts(transport.reports);
     const model = await transport.tasks.settings.connection.get();
     (model.connection as unknown as { stream: { destroy(error: Error): void } }).stream.destroy(
       new Error("simulated network failure"),
     );
-    await back.promise;
-    assert.deepEqual(links, [false, true]);
+    await watch.relinked;
+    assert.deepEqual(watch.links, [false, true]);
     // Subscribed again on the new connection: a broadcast is heard.
-    await transport.reports.broadcast(new Uint8Array([7]));
-    assert.deepEqual([...(await heard.promise)], [7]);
+    assert.deepEqual(await watch.broadcastAndHear(), [7]);
   });
 
   it("dead-letters a task redelivered past the worker's limit, failing the call with ABORTED", async () => {

@@ -7,6 +7,7 @@ import { redisQueueKeys } from "../src/transport/redis-queue-keys.js";
 import { ackScript, sendScript } from "../src/transport/redis-scripts.js";
 import { createRedisTransport, type RedisTransportOptions } from "../src/transport/redis-transport.js";
 import { conformanceServices, deferred, onlyAdd } from "./conformance/fixtures.js";
+import { watchBroadcasts } from "./fixtures/broadcast-watch.js";
 import { deleteKeys, redisUrl, requireRedis, scanKeys } from "./redis-availability.js";
 
 const available = await requireRedis();
@@ -252,17 +253,7 @@ describe("redis transport", { skip: available ? false : `Redis is not reachable 
   it("tells subscribers when the broadcast connection breaks and when it listens again", async () => {
     const { prefix } = names();
     const transport = open({ prefix });
-    const links: boolean[] = [];
-    const back = deferred();
-    const heard = deferred<Uint8Array>();
-    await transport.reports.subscribe({
-      onReport: (report) => heard.resolve(report),
-      onError: () => {},
-      onLink: (up) => {
-        links.push(up);
-        if (up && links.includes(false)) back.resolve();
-      },
-    });
+    const watch = await watchBroadcasts(transport.reports);
     const list = String(await redis.client("LIST"));
     const broadcast = list
       .split("\n")
@@ -270,11 +261,10 @@ describe("redis transport", { skip: available ? false : `Redis is not reachable 
       .map((line) => /\bid=(\d+)/.exec(line)?.[1] ?? "");
     assert.equal(broadcast.length, 1);
     await redis.client("KILL", "ID", broadcast[0] as string);
-    await back.promise;
-    assert.deepEqual(links.slice(links.indexOf(false)), [false, true]);
+    await watch.relinked;
+    assert.deepEqual(watch.links.slice(watch.links.indexOf(false)), [false, true]);
     // Subscribed again: a broadcast is heard.
-    await transport.reports.broadcast(new Uint8Array([7]));
-    assert.deepEqual([...(await heard.promise)], [7]);
+    assert.deepEqual(await watch.broadcastAndHear(), [7]);
   });
 
   it("runs the acks of one tick as one script per stream, and the reports of one tick as one per inbox, in order", async () => {
