@@ -149,7 +149,7 @@ describe("amqp transport", { skip: available ? false : `RabbitMQ is not reachabl
     const before = Date.now();
     await (await deliveries.nth(0)).deadLetter("not_found: nobody serves it");
 
-    const letters = await transport.tasks.deadLetters(queue);
+    const letters = await transport.admin.deadLetters(queue);
     assert.equal(letters.length, 1);
     assert.deepEqual([...(letters[0]?.body ?? [])], body);
     assert.equal(letters[0]?.reason, "not_found: nobody serves it");
@@ -168,7 +168,7 @@ describe("amqp transport", { skip: available ? false : `RabbitMQ is not reachabl
     assert.equal(String(headers["dingo-queue"]), queue);
     assert.equal(Number(headers["dingo-deliveries"]), 1);
     assert.ok(Number(headers["dingo-dead-at"]) >= before);
-    assert.deepEqual(await transport.tasks.deadLetters(queue), [], "read destructively above: gone");
+    assert.deepEqual(await transport.admin.deadLetters(queue), [], "read destructively above: gone");
   });
 
   it("resumes by itself when the broker closes the consumer's channel, delivering the unsettled task again with its count", async () => {
@@ -282,7 +282,6 @@ describe("amqp transport", { skip: available ? false : `RabbitMQ is not reachabl
       ...transport,
       tasks: {
         publish: (outgoing) => transport.tasks.publish(outgoing),
-        deadLetters: (queue, limit) => transport.tasks.deadLetters(queue, limit),
         consume: (options) =>
           transport.tasks.consume({
             ...options,
@@ -314,7 +313,7 @@ describe("amqp transport", { skip: available ? false : `RabbitMQ is not reachabl
     );
     assert.ok(error instanceof TaskError);
     assert.equal(error.code, "aborted");
-    const letters = await transport.tasks.deadLetters(services.queue);
+    const letters = await transport.admin.deadLetters(services.queue);
     assert.equal(letters.length, 1);
     assert.match(letters[0]?.reason ?? "", /^aborted: delivered 3 times/);
     // No assertion on how often the handler ran: a channel closed between a redelivered

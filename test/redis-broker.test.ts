@@ -165,7 +165,7 @@ describe("redis transport", { skip: available ? false : `Redis is not reachable 
     assert.ok(ttl > 0 && ttl <= 60_000, `the dead-letter stream expires (pttl ${ttl})`);
     assert.equal(await redis.xlen(keys.ready[0] as string), 0, "and the task left its stream");
 
-    const [letter] = await transport.tasks.deadLetters(queue);
+    const [letter] = await transport.admin.deadLetters(queue);
     assert.equal(letter?.reason, "not_found: nobody serves it");
     assert.deepEqual([...(letter?.body ?? [])], body);
     assert.equal(letter?.queue, queue);

@@ -4,8 +4,8 @@ import { AmqpConsumer } from "./amqp-consumer.js";
 import { clampPriority, delayBucketFor, headers, integerHeader } from "./amqp-names.js";
 import type { AmqpPublisher } from "./amqp-publisher.js";
 import type { AmqpTopology } from "./amqp-topology.js";
-import { asBuffer, asBytes } from "./redis-bytes.js";
-import type { ConsumeOptions, Consumer, DeadLetter, OutgoingTask, TaskBroker } from "./transport.js";
+import { asBuffer } from "./redis-bytes.js";
+import type { ConsumeOptions, Consumer, OutgoingTask, TaskBroker } from "./transport.js";
 
 /** Settings of the RabbitMQ task broker, resolved by `createAmqpTransport`. */
 export interface AmqpTaskBrokerSettings {
@@ -67,34 +67,6 @@ export class AmqpTaskBroker implements TaskBroker {
       throw error;
     }
     return { stop: () => consumer.stop() };
-  }
-
-  async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
-    if (this.closed) throw closedError();
-    const { topology, connection } = this.settings;
-    await topology.deadQueue(queue);
-    // basic.get without ack on a channel of its own; closing it puts every letter back
-    // where it was. Queues have no non-destructive read.
-    const channel = await connection.openChannel(ignore);
-    try {
-      const kept: DeadLetter[] = [];
-      const name = topology.names.deadQueue(queue);
-      for (;;) {
-        const message = await channel.get(name, { noAck: false });
-        if (message === false) break;
-        const letterHeaders = message.properties.headers ?? {};
-        kept.push({
-          queue,
-          body: asBytes(message.content),
-          reason: String(letterHeaders[headers.reason] ?? ""),
-          atMs: integerHeader(letterHeaders[headers.deadAt]),
-        });
-        if (kept.length > limit) kept.shift();
-      }
-      return kept;
-    } finally {
-      await channel.close().catch(ignore);
-    }
   }
 
   /**
@@ -185,5 +157,3 @@ function publishOptions(properties: TaskProperties): Options.Publish {
   }
   return options;
 }
-
-function ignore(): void {}

@@ -2,6 +2,7 @@ import type { Channel, ChannelModel, ConfirmChannel } from "amqplib";
 import { AmqpConnection, ChannelSlot } from "./amqp-connection.js";
 import { amqpNames } from "./amqp-names.js";
 import { AmqpPublisher } from "./amqp-publisher.js";
+import { AmqpQueueAdmin } from "./amqp-queue-admin.js";
 import { AmqpReportRouter } from "./amqp-report-router.js";
 import { AmqpTaskBroker } from "./amqp-task-broker.js";
 import { AmqpTopology } from "./amqp-topology.js";
@@ -119,6 +120,7 @@ export function createAmqpTransport(options: AmqpTransportOptions = {}): Transpo
     tasks,
     reports: options.reports ?? (ownReports as AmqpReportRouter),
     results: options.results ?? (ownResults as MemoryResultStore),
+    admin: new AmqpQueueAdmin(tasks),
     close() {
       closing ??= (async () => {
         // Every step runs even if one fails; the first failure is reported after.

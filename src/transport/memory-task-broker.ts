@@ -22,14 +22,25 @@ interface MemoryConsumer {
   stopped: boolean;
 }
 
-class MemoryQueue {
+/** A dead letter as the memory broker keeps it: with its priority, for a requeue. */
+export interface MemoryDeadLetter {
+  readonly letter: DeadLetter;
+  readonly priority: number;
+}
+
+/** One queue of the memory broker; `MemoryQueueAdmin` reads its counts and dead letters. */
+export class MemoryQueue {
   /** Ready tasks, one FIFO per priority: index 9 is served first. */
   readonly ready: Fifo<Entry>[] = Array.from({ length: maxPriority + 1 }, () => new Fifo<Entry>());
   readonly consumers: MemoryConsumer[] = [];
-  readonly deadLetters = new Fifo<DeadLetter>();
+  deadLetters = new Fifo<MemoryDeadLetter>();
   /** Round-robin position among consumers. */
   turn = 0;
   readyCount = 0;
+  /** Tasks of this queue in the broker's delayed heap. */
+  delayedCount = 0;
+  /** Deliveries of this queue not settled yet. */
+  inFlight = 0;
 
   take(): Entry | undefined {
     for (let priority = maxPriority; priority >= 0; priority--) {
@@ -81,6 +92,8 @@ export class MemoryTaskBroker implements TaskBroker {
   private microtaskPumps = 0;
   private readonly pumpNow = (): void => this.pump();
   private closed = false;
+  /** Ids of dead letters: a sequence per broker. */
+  private deadLetterCount = 0;
 
   constructor(private readonly options: MemoryTaskBrokerOptions) {}
 
@@ -125,9 +138,10 @@ export class MemoryTaskBroker implements TaskBroker {
     };
   }
 
-  async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
-    const items = this.queues.get(queue)?.deadLetters.toArray() ?? [];
-    return items.slice(Math.max(0, items.length - limit));
+  /** The queues this broker has seen, by name (for `MemoryQueueAdmin`). */
+  knownQueues(): ReadonlyMap<string, MemoryQueue> {
+    this.assertOpen();
+    return this.queues;
   }
 
   /** Stops timers and forgets every task. */
@@ -140,6 +154,7 @@ export class MemoryTaskBroker implements TaskBroker {
 
   private enqueue(entry: Entry): void {
     if (entry.notBeforeMs > Date.now()) {
+      this.queue(entry.queue).delayedCount++;
       this.delayed.push(entry);
       this.armDelayTimer();
       return;
@@ -184,6 +199,7 @@ export class MemoryTaskBroker implements TaskBroker {
         const entry = queue.take() as Entry;
         entry.deliveryCount++;
         consumer.outstanding++;
+        queue.inFlight++;
         const delivery = this.delivery(entry, consumer, queue);
         handOver(delivery, consumer.onDelivery, consumer.onError);
       }
@@ -197,6 +213,7 @@ export class MemoryTaskBroker implements TaskBroker {
   /** A delivery was settled: its consumer has room again. */
   settled(consumer: MemoryConsumer, queue: MemoryQueue): void {
     consumer.outstanding--;
+    queue.inFlight--;
     if (queue.readyCount > 0) this.markDirty(queue);
   }
 
@@ -214,8 +231,16 @@ export class MemoryTaskBroker implements TaskBroker {
   /** Keeps a dead letter, dropping the oldest beyond the limit. */
   bury(queue: MemoryQueue, entry: Entry, reason: string): void {
     const letters = queue.deadLetters;
-    // An own copy, as dead letters are kept long: the body may share a pool block.
-    letters.push({ queue: entry.queue, body: new Uint8Array(entry.body), reason, atMs: Date.now() });
+    const letter: DeadLetter = {
+      id: String(++this.deadLetterCount),
+      queue: entry.queue,
+      // An own copy, as dead letters are kept long: the body may share a pool block.
+      body: new Uint8Array(entry.body),
+      reason,
+      atMs: Date.now(),
+      deliveries: entry.deliveryCount,
+    };
+    letters.push({ letter, priority: entry.priority });
     while (letters.length > this.options.maxDeadLetters) letters.shift();
   }
 
@@ -244,6 +269,7 @@ export class MemoryTaskBroker implements TaskBroker {
     ) {
       this.delayed.pop();
       const queue = this.queue(entry.queue);
+      queue.delayedCount--;
       queue.put(entry);
       this.markDirty(queue);
     }

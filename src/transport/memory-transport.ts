@@ -1,3 +1,4 @@
+import { MemoryQueueAdmin } from "./memory-queue-admin.js";
 import { MemoryReportRouter } from "./memory-report-router.js";
 import { MemoryResultStore } from "./memory-result-store.js";
 import { MemoryTaskBroker } from "./memory-task-broker.js";
@@ -43,6 +44,7 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
     tasks,
     reports,
     results,
+    admin: new MemoryQueueAdmin(tasks),
     async close() {
       if (closed) return;
       closed = true;

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
-import { asBuffer, asBytes, asText } from "./redis-bytes.js";
+import { asBuffer } from "./redis-bytes.js";
 import { RedisConsumer } from "./redis-consumer.js";
 import { clampPriority, consumerGroup, type RedisQueueKeys, redisQueueKeys } from "./redis-queue-keys.js";
 import { RedisTickBatch } from "./redis-tick-batch.js";
 import { batchTickWrites } from "./redis-tick-writes.js";
-import type { ConsumeOptions, Consumer, DeadLetter, OutgoingTask, TaskBroker } from "./transport.js";
+import type { ConsumeOptions, Consumer, OutgoingTask, TaskBroker } from "./transport.js";
 
 /** Settings of the Redis task broker, resolved by `createRedisTransport`. */
 export interface RedisTaskBrokerSettings {
@@ -70,25 +70,6 @@ export class RedisTaskBroker implements TaskBroker {
       throw error;
     }
     return { stop: () => consumer.stop() };
-  }
-
-  async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
-    const reply = await this.settings.redis.xrevrangeBuffer(this.queueKeys(queue).dead, "+", "-", "COUNT", limit);
-    const letters: DeadLetter[] = [];
-    for (const [, fields] of reply) {
-      let body: Uint8Array = new Uint8Array(0);
-      let reason = "";
-      let atMs = 0;
-      for (let f = 0; f + 1 < fields.length; f += 2) {
-        const name = asText(fields[f]);
-        const value = fields[f + 1];
-        if (name === "task") body = asBytes(value);
-        else if (name === "reason") reason = asText(value);
-        else if (name === "at") atMs = Number(asText(value));
-      }
-      letters.push({ queue, body, reason, atMs });
-    }
-    return letters.reverse();
   }
 
   /** The keys of a queue, built once. */

@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import { redisConnectionName } from "./redis-connection-name.js";
+import { RedisQueueAdmin } from "./redis-queue-admin.js";
 import { RedisReportRouter } from "./redis-report-router.js";
 import { RedisResultStore } from "./redis-result-store.js";
 import { installScripts } from "./redis-scripts.js";
@@ -103,6 +104,7 @@ export function createRedisTransport(options: RedisTransportOptions = {}): Trans
     tasks,
     reports,
     results,
+    admin: new RedisQueueAdmin({ redis, prefix, leaseMs }),
     close() {
       closing ??= (async () => {
         // Every step runs even if one fails; the first failure is reported after.

@@ -1,3 +1,5 @@
+import type { QueueAdmin } from "./queue-admin.js";
+
 /**
  * The seam between dingo's typed runtime and a message broker.
  *
@@ -17,6 +19,8 @@ export interface Transport {
   readonly reports: ReportRouter;
   /** Keeps final outcomes for lookup by task id. */
   readonly results: ResultStore;
+  /** Counts queues and manages their dead letters, for operators (not on the task path). */
+  readonly admin: QueueAdmin;
   /**
    * Releases what the transport opened (never connections the user passed in).
    * Idempotent. Consumers and inboxes still open are closed.
@@ -47,8 +51,6 @@ export interface TaskBroker {
   publish(task: OutgoingTask): Promise<void>;
   /** Starts delivering tasks of `queues` to `onDelivery`. Resolves once consuming. */
   consume(options: ConsumeOptions): Promise<Consumer>;
-  /** The newest dead letters of a queue, oldest first, at most `limit`. */
-  deadLetters(queue: string, limit?: number): Promise<DeadLetter[]>;
 }
 
 /** Options of {@link TaskBroker.consume}. */
@@ -94,8 +96,13 @@ export interface Delivery {
   release(): Promise<void>;
 }
 
-/** A task that could not be processed, with the reason. */
+/** A task that could not be processed, with the reason (read through {@link QueueAdmin.deadLetters}). */
 export interface DeadLetter {
+  /**
+   * Names this letter for {@link QueueAdmin.requeue}: the dead-letter stream entry id on
+   * Redis, the message id (the task id) on RabbitMQ, a sequence number in memory.
+   */
+  readonly id: string;
   /** Queue the task came from. */
   readonly queue: string;
   /** The bytes as they were delivered. */
@@ -104,6 +111,8 @@ export interface DeadLetter {
   readonly reason: string;
   /** When, Unix epoch ms. */
   readonly atMs: number;
+  /** The delivery count of the delivery that dead-lettered it (0 if the broker did not keep it). */
+  readonly deliveries: number;
 }
 
 /** Carries reports to callers' inboxes, and control messages (cancellations) to all workers. */

@@ -222,7 +222,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       assert.equal(error.code, "not_found");
       assert.match(error.rawMessage, /dingo\.conformance\.v1\.Unserved\/Missing/);
 
-      const letters = await world.transport.tasks.deadLetters(world.queue);
+      const letters = await world.transport.admin.deadLetters(world.queue);
       assert.equal(letters.length, 1);
       assert.match(letters[0]?.reason ?? "", /^not_found: /);
       assert.ok(events.some((event) => event.type === "task-dead-lettered" && event.taskId === call.id));
@@ -244,7 +244,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       assert.equal(error.code, "invalid_argument");
       assert.match(error.rawMessage, /example\.v1\.AddRequest/);
       assert.equal(ran, false);
-      const letters = await world.transport.tasks.deadLetters(world.queue);
+      const letters = await world.transport.admin.deadLetters(world.queue);
       assert.equal(letters.length, 1);
       assert.match(letters[0]?.reason ?? "", /^invalid_argument: /);
     });
@@ -270,7 +270,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       });
       const event = await deadLettered.promise;
       assert.equal(event.type === "task-dead-lettered" && event.taskId, "");
-      const letters = await world.transport.tasks.deadLetters(world.queue);
+      const letters = await world.transport.admin.deadLetters(world.queue);
       assert.equal(letters.length, 1);
       assert.deepEqual([...(letters[0]?.body ?? [])], [...garbage]);
       assert.match(letters[0]?.reason ?? "", /undecodable task envelope/);
@@ -756,7 +756,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
       const error = await rejection(call);
       assert.equal(error.code, "aborted");
       assert.equal(ran, false);
-      const letters = await world.transport.tasks.deadLetters(world.queue);
+      const letters = await world.transport.admin.deadLetters(world.queue);
       assert.match(letters[0]?.reason ?? "", /^aborted: delivered 2 times/);
       neverEnds.resolve();
     });
