@@ -3,7 +3,9 @@ import { Command, CommanderError } from "commander";
 import { createBenchCommand } from "./bench-command.js";
 import { createCallCommand } from "./call-command.js";
 import { CliError } from "./cli-error.js";
+import { createDeadCommand } from "./dead-command.js";
 import { createGenCommand } from "./gen-command.js";
+import { createInspectCommand } from "./inspect-command.js";
 import { createWorkerCommand } from "./worker-command.js";
 
 const version = (
@@ -23,12 +25,28 @@ export function createProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .addHelpText("after", "\nRun `dingo help <command>` for the options of a command.");
-  for (const command of [createGenCommand(), createWorkerCommand(), createCallCommand(), createBenchCommand()]) {
-    // addCommand() does not pass settings down; without this a subcommand's usage error
-    // would call process.exit() itself instead of returning through runCli.
-    program.addCommand(command.copyInheritedSettings(program));
+  for (const command of [
+    createGenCommand(),
+    createWorkerCommand(),
+    createCallCommand(),
+    createBenchCommand(),
+    createInspectCommand(),
+    createDeadCommand(),
+  ]) {
+    program.addCommand(inheritSettings(command, program));
   }
   return program;
+}
+
+/**
+ * addCommand() does not pass settings down; without this a subcommand's usage error
+ * would call process.exit() itself instead of returning through runCli. Nested
+ * subcommands (`dingo dead list`) get them too.
+ */
+function inheritSettings(command: Command, parent: Command): Command {
+  command.copyInheritedSettings(parent);
+  for (const child of command.commands) inheritSettings(child, command);
+  return command;
 }
 
 /**

@@ -6,6 +6,7 @@ import { CliError } from "./cli-error.js";
 import { integerOption } from "./integer-option.js";
 import { loadWorkerModule } from "./load-worker-module.js";
 import { type MetricsServer, serveMetrics } from "./metrics-server.js";
+import { queueList } from "./queue-list.js";
 import { type OpenedTransport, transportFromUrl, transportKind } from "./transport-from-url.js";
 import { addTransportOptions, requireTransportUrl, type TransportFlags } from "./transport-options.js";
 import { createWorkerLog, errorText, type LogFormat, type WorkerLog } from "./worker-log.js";
@@ -191,17 +192,12 @@ function queuesOf(services: readonly ServiceEntry[]): string[] {
 /** The services limited to the methods on `queues` (comma-separated); all of them without it. */
 function selectQueues(services: readonly ServiceEntry[], queues: string | undefined): readonly ServiceEntry[] {
   if (queues === undefined) return services;
-  const wanted = new Set(
-    queues
-      .split(",")
-      .map((queue) => queue.trim())
-      .filter((queue) => queue !== ""),
-  );
+  const wanted = new Set(queueList(queues));
   const available = queuesOf(services);
   const missing = [...wanted].filter((queue) => !available.includes(queue));
-  if (wanted.size === 0 || missing.length > 0) {
+  if (missing.length > 0) {
     throw new CliError(
-      `--queues: ${missing.length > 0 ? `no task of the module is on ${missing.join(", ")}` : "no queue given"} (its queues: ${available.join(", ")})`,
+      `--queues: no task of the module is on ${missing.join(", ")} (its queues: ${available.join(", ")})`,
     );
   }
   const selected: ServiceEntry[] = [];
