@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, register as globalRegistry, Histogram, type Registry } from "prom-client";
 import type { DingoEvent } from "./dingo-event.js";
+import type { QueueAdmin } from "./transport/queue-admin.js";
 import type { Worker } from "./worker.js";
 
 /** Options of {@link createWorkerMetrics}. */
@@ -28,6 +29,12 @@ export interface WorkerMetrics {
    * returned function is called (calling it twice is harmless).
    */
   observe(worker: ObservedWorker): () => void;
+  /**
+   * Reports the waiting tasks of `queues` in the queue-depth gauge, read from `admin` (a
+   * transport's `admin`) at each scrape, until the returned function is called. A queue
+   * whose count cannot be read at a scrape (broker unreachable) has no sample in it.
+   */
+  observeQueues(admin: QueueAdmin, queues: readonly string[]): () => void;
 }
 
 /**
@@ -42,10 +49,12 @@ export interface WorkerMetrics {
  * | `dingo_tasks_dead_lettered_total` | counter | `task`, `queue` |
  * | `dingo_task_duration_seconds` | histogram: handler start to recorded outcome | `task`, `outcome` (`succeeded`, `failed`, `retried`) |
  * | `dingo_tasks_in_flight` | gauge: tasks held by the observed workers, running or being recorded | |
+ * | `dingo_queue_waiting_tasks` | gauge: tasks waiting in a queue (ready, not delivered), read from the broker at each scrape | `queue` |
  *
  * `task` is the full task name (`example.v1.MathTasks/Add`); a dead letter whose envelope
- * did not decode has `task=""`. Queue depth is not measured: the transports do not
- * expose it cheaply (use `dingo inspect` or the broker's own exporter).
+ * did not decode has `task=""`. The queue-depth gauge has the queues given to
+ * `observeQueues` (`dingo worker --metrics-port`: the queues it serves); each scrape costs
+ * one broker round trip per queue or so (see `QueueAdmin.stats`).
  *
  * @example
  * ```ts
@@ -106,6 +115,25 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       this.set(total);
     },
   });
+  const queueSources = new Set<{ readonly admin: QueueAdmin; readonly queues: readonly string[] }>();
+  new Gauge({
+    name: `${prefix}queue_waiting_tasks`,
+    help: "Tasks waiting in the queue (ready, not yet delivered), read from the broker at each scrape.",
+    labelNames: ["queue"],
+    registers,
+    async collect() {
+      const reads = [...queueSources].flatMap(({ admin, queues }) =>
+        queues.map((queue) => admin.stats(queue).then((stats) => stats.waiting)),
+      );
+      const labels = [...queueSources].flatMap(({ queues }) => queues);
+      const counts = await Promise.allSettled(reads);
+      // A failed read leaves no sample rather than a stale one; the scrape itself succeeds.
+      this.reset();
+      counts.forEach((count, index) => {
+        if (count.status === "fulfilled") this.set({ queue: labels[index] as string }, count.value);
+      });
+    },
+  });
   const count = (event: DingoEvent): void => {
     switch (event.type) {
       case "task-received":
@@ -140,6 +168,13 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       return () => {
         unsubscribe();
         workers.delete(worker);
+      };
+    },
+    observeQueues(admin, queues) {
+      const source = { admin, queues: [...queues] };
+      queueSources.add(source);
+      return () => {
+        queueSources.delete(source);
       };
     },
   };

@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { QueueAdmin } from "../transport/queue-admin.js";
 import type { Worker } from "../worker.js";
 import { CliError } from "./cli-error.js";
 
@@ -11,17 +12,29 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** The queues whose depth the metrics report, and where to read it. */
+export interface ServedQueues {
+  readonly admin: QueueAdmin;
+  readonly queues: readonly string[];
+}
+
 /**
- * Serves the worker's Prometheus metrics (and Node's process metrics) on
- * `http://127.0.0.1:<port>/metrics`, in a registry of its own. prom-client is loaded
- * here, only when `--metrics-port` asks for it.
+ * Serves the worker's Prometheus metrics (and Node's process metrics, and the depth of
+ * the queues it serves) on `http://127.0.0.1:<port>/metrics`, in a registry of its own.
+ * prom-client is loaded here, only when `--metrics-port` asks for it.
  */
-export async function serveMetrics(worker: Worker, port: number): Promise<MetricsServer> {
+export async function serveMetrics(worker: Worker, port: number, served: ServedQueues): Promise<MetricsServer> {
   const { Registry, collectDefaultMetrics } = await import("prom-client");
   const { createWorkerMetrics } = await import("../worker-metrics.js");
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const stopObserving = createWorkerMetrics({ registry }).observe(worker);
+  const metrics = createWorkerMetrics({ registry });
+  const stopWorker = metrics.observe(worker);
+  const stopQueues = metrics.observeQueues(served.admin, served.queues);
+  const stopObserving = (): void => {
+    stopWorker();
+    stopQueues();
+  };
   const server = createServer((request, response) => {
     const path = (request.url ?? "").split("?")[0];
     if (path !== "/metrics" || (request.method !== "GET" && request.method !== "HEAD")) {

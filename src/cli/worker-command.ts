@@ -86,7 +86,10 @@ async function runWorker(modulePath: string, flags: WorkerFlags): Promise<void> 
   worker.events.subscribe(log.event);
   let metrics: MetricsServer | undefined;
   try {
-    if (flags.metricsPort !== undefined) metrics = await serveMetrics(worker, flags.metricsPort);
+    if (flags.metricsPort !== undefined) {
+      const served = { admin: opened.transport.admin, queues: queuesOf(services) };
+      metrics = await serveMetrics(worker, flags.metricsPort, served);
+    }
     for (const [service, handlers] of services) await worker.serve(service, handlers);
   } catch (error) {
     await metrics?.close().catch(() => {});

@@ -29,6 +29,7 @@ describe("dingo worker --metrics-port", { timeout: 45_000 }, () => {
       "# TYPE dingo_tasks_dead_lettered_total counter",
       "# TYPE dingo_task_duration_seconds histogram",
       "dingo_tasks_in_flight 0",
+      'dingo_queue_waiting_tasks{queue="example.v1.MathTasks/Add"} 0',
       "# TYPE process_cpu_seconds_total counter",
     ]) {
       assert.ok(text.includes(line), `${line} in\n${text}`);
