@@ -27,9 +27,18 @@ export function createDeadCommand(): Command {
   const dead = new Command("dead")
     .summary("list, requeue or purge the dead letters of a queue")
     .description(
-      "A task a worker could not process (undecodable, unknown task, payload of the wrong\n" +
-        "type, delivered too many times) is moved to its queue's dead letters with the\n" +
+      "A task a worker could not process (undecodable, unknown task, payload of the wrong " +
+        "type, delivered too many times) is moved to its queue's dead letters with the " +
         "reason. List them, put them back on their queue, or delete them.",
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n" +
+        "  $ dingo dead list example.v1.MathTasks/Add -t redis://127.0.0.1:6379 --limit 20\n" +
+        "  $ dingo dead requeue example.v1.MathTasks/Add 1767607200000-0 -t redis://127.0.0.1:6379\n" +
+        "  $ dingo dead requeue example.v1.MathTasks/Add --all -t amqp://guest:guest@127.0.0.1:5672\n" +
+        "  $ dingo dead purge example.v1.MathTasks/Add --yes -t redis://127.0.0.1:6379\n\n" +
+        "Run `dingo dead <command> --help` for the options of each.",
     );
   dead.addCommand(createListCommand());
   dead.addCommand(createRequeueCommand());
@@ -41,9 +50,9 @@ function createListCommand(): Command {
   const command = new Command("list")
     .summary("show the newest dead letters of a queue, with reasons")
     .description(
-      "Show the newest dead letters of <queue>, oldest first: the dead letter's id (for\n" +
-        "requeue), the task's name and id (read from its envelope; ? if it does not\n" +
-        "decode), when it was dead-lettered, its delivery count and the reason. Listing\n" +
+      "Show the newest dead letters of <queue>, oldest first: the dead letter's id (for " +
+        "requeue), the task's name and id (read from its envelope; ? if it does not " +
+        "decode), when it was dead-lettered, its delivery count and the reason. Listing " +
         "leaves them in place.",
     )
     .argument("<queue>", "the queue (a task's queue: its (dingo.v1.task) queue, else its task name)");
@@ -94,11 +103,11 @@ function createRequeueCommand(): Command {
   const command = new Command("requeue")
     .summary("put dead letters back on their queue")
     .description(
-      "Put the dead letters named by [ids...] (as `dead list` shows them), or all of them\n" +
-        "with --all, back on <queue> as fresh tasks: due now, delivery count 0, the task\n" +
-        "unchanged. A dead letter leaves the list only once its task is queued again.\n" +
-        "A task whose failure is still recorded (unknown task, bad payload, too many\n" +
-        "deliveries) is answered from that record by the worker instead of running again,\n" +
+      "Put the dead letters named by [ids...] (as `dead list` shows them), or all of them " +
+        "with --all, back on <queue> as fresh tasks: due now, delivery count 0, the task " +
+        "unchanged. A dead letter leaves the list only once its task is queued again. " +
+        "A task whose failure is still recorded (unknown task, bad payload, too many " +
+        "deliveries) is answered from that record by the worker instead of running again, " +
         "until the record expires (its result retention). Exits 1 if an id was not found.",
     )
     .argument("<queue>", "the queue")
@@ -131,7 +140,7 @@ function createPurgeCommand(): Command {
   const command = new Command("purge")
     .summary("delete every dead letter of a queue")
     .description(
-      "Delete every dead letter of <queue>. Asks for confirmation on a terminal; without\n" +
+      "Delete every dead letter of <queue>. Asks for confirmation on a terminal; without " +
         "one (a script, a pipe), refuses unless --yes is given.",
     )
     .argument("<queue>", "the queue");

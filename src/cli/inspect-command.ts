@@ -33,14 +33,14 @@ export function createInspectCommand(): Command {
   const command = new Command("inspect")
     .summary("show the queues of a broker: waiting, delayed, in flight, dead, consumers")
     .description(
-      "Show, per queue, the tasks waiting for a worker, delayed (not due yet), in flight\n" +
-        "(delivered, not settled), dead-lettered, and the consumers. On Redis the queues are\n" +
-        "found by scanning the prefix's keys; RabbitMQ cannot list queues over AMQP, so\n" +
-        "name them with --queues. A count the broker cannot tell is shown as - (null in\n" +
-        "JSON): RabbitMQ does not count unacknowledged deliveries, and its delay buckets\n" +
+      "Show, per queue, the tasks waiting for a worker, delayed (not due yet), in flight " +
+        "(delivered, not settled), dead-lettered, and the consumers. On Redis the queues are " +
+        "found by scanning the prefix's keys; RabbitMQ cannot list queues over AMQP, so " +
+        "name them with --queues. A count the broker cannot tell is shown as - (null in " +
+        "JSON): RabbitMQ does not count unacknowledged deliveries, and its delay buckets " +
         "are shared by every queue, so their total is shown once, below the table.\n\n" +
-        "--watch refreshes every <ms> (default 2000) until SIGINT or SIGTERM, redrawing\n" +
-        "on a terminal and printing one block (one JSON line with --json) per refresh\n" +
+        "--watch refreshes every <ms> (default 2000) until SIGINT or SIGTERM, redrawing " +
+        "on a terminal and printing one block (one JSON line with --json) per refresh " +
         "otherwise.",
     );
   addTransportOptions(command)
