@@ -23,6 +23,7 @@ export type { TaskOptions } from "./task-options.js";
 export type { FinalReport, ReportBase, TaskReport } from "./task-report.js";
 export type { Tracing } from "./tracing.js";
 export { createMemoryTransport, type MemoryTransportOptions } from "./transport/memory-transport.js";
+export type { QueueAdmin, QueueStats, RequeueResult } from "./transport/queue-admin.js";
 export type {
   Claim,
   ConsumeOptions,

@@ -10,7 +10,7 @@ import type { QueueAdmin } from "./queue-admin.js";
  *
  * It has three parts because they may live in different systems (RabbitMQ for
  * tasks, Redis for reports and results): {@link TaskBroker}, {@link ReportRouter}
- * and {@link ResultStore}.
+ * and {@link ResultStore}; and a {@link QueueAdmin} for operators.
  */
 export interface Transport {
   /** Queues tasks and hands them to workers. */
