@@ -411,6 +411,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
             return results.lookup(key);
           },
         },
+        admin: world.transport.admin,
         close: async () => {},
       };
       const trusting = createWorker(counted, { clockSkewMs: 0 });
