@@ -12,7 +12,7 @@ crossLanguageSuite(
     name: "RabbitMQ",
     pythonArgs: ["--transport", "amqp", "--amqp-url", amqpUrl],
     transport: (prefix) => createAmqpTransport({ url: amqpUrl, prefix }),
-    deadLetters: (transport, queue) => transport.tasks.deadLetters(queue),
+    deadLetters: (transport, queue) => transport.admin.deadLetters(queue),
     cleanup: deleteNamesOf,
   },
   skip,

@@ -14,7 +14,7 @@ crossLanguageSuite(
     // A short lease, so that a killed worker's task is reclaimed within a second.
     transport: (prefix, fastReclaim = false) =>
       createRedisTransport({ url: redisUrl, prefix, ...(fastReclaim ? { leaseMs: 500, reclaimIntervalMs: 100 } : {}) }),
-    deadLetters: (transport, queue) => transport.tasks.deadLetters(queue),
+    deadLetters: (transport, queue) => transport.admin.deadLetters(queue),
     async cleanup(prefix) {
       const redis = new Redis(redisUrl);
       try {
