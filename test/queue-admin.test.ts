@@ -7,12 +7,21 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import type { Delivery, OutgoingTask, Transport } from "../src/index.js";
+import {
+  createClient,
+  createWorker,
+  type Delivery,
+  lookupResult,
+  type OutgoingTask,
+  TaskError,
+  type Transport,
+} from "../src/index.js";
+import { requeueDeadLetters } from "../src/requeue-dead-letters.js";
 import { createAmqpTransport } from "../src/transport/amqp-transport.js";
 import { createMemoryTransport } from "../src/transport/memory-transport.js";
 import { createRedisTransport } from "../src/transport/redis-transport.js";
 import { amqpUrl, deleteTopology, openInspector, requireRabbitMq } from "./amqp-availability.js";
-import { deferred } from "./conformance/fixtures.js";
+import { conformanceServices, deferred, onlyAdd } from "./conformance/fixtures.js";
 import { deleteKeys, redisUrl, requireRedis } from "./redis-availability.js";
 
 const [redisUp, rabbitUp] = await Promise.all([requireRedis(), requireRabbitMq()]);
@@ -241,6 +250,39 @@ for (const backend of backends) {
       const stats = await admin.stats(queue);
       assert.equal(stats.dead, 0);
       assert.equal(stats.waiting, count);
+    });
+
+    it("requeueDeadLetters forgets the failure a worker recorded, so the task runs again", async () => {
+      const id = randomUUID().slice(0, 8);
+      const prefix = `dingo-test-admin-${id}`;
+      const transport = backend.open(prefix);
+      opened.push({ backend, transport, prefix });
+      const { queue, Tasks, Unserved } = conformanceServices(id);
+      // A worker that does not serve Missing dead-letters it, recording NOT_FOUND.
+      const first = createWorker(transport);
+      await first.serve(
+        Tasks,
+        onlyAdd(({ a }) => ({ sum: a })),
+      );
+      const call = createClient(Unserved, transport).missing({ a: 2, b: 3 });
+      await assert.rejects(call.result, (error: unknown) => error instanceof TaskError && error.code === "not_found");
+      await first.close();
+      const [letter] = await transport.admin.deadLetters(queue);
+      assert.ok(letter !== undefined);
+
+      // Then a worker that serves it is deployed, and the dead letter requeued.
+      const second = createWorker(transport);
+      const ran = deferred<string>();
+      second.events.subscribe((event) => {
+        if (event.type === "task-succeeded") ran.resolve(event.taskId);
+      });
+      await second.serve(Unserved, { missing: ({ a, b }) => ({ sum: a + b }) });
+      assert.deepEqual(await requeueDeadLetters(transport, queue, [letter.id]), { requeued: 1, missing: [] });
+      assert.equal(await ran.promise, call.id);
+      const outcome = await lookupResult(Unserved.methods.missing, transport, call.id);
+      assert.equal(outcome?.status, "success");
+      assert.deepEqual(outcome?.status === "success" ? outcome.response : undefined, { sum: 5 });
+      await second.close();
     });
   });
 }

@@ -1,6 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import { Command } from "commander";
 import { decodeTask } from "../envelope.js";
+import { requeueDeadLetters } from "../requeue-dead-letters.js";
 import type { QueueAdmin } from "../transport/queue-admin.js";
 import type { DeadLetter } from "../transport/transport.js";
 import { CliError } from "./cli-error.js";
@@ -106,9 +107,10 @@ function createRequeueCommand(): Command {
       "Put the dead letters named by [ids...] (as `dead list` shows them), or all of them " +
         "with --all, back on <queue> as fresh tasks: due now, delivery count 0, the task " +
         "unchanged. A dead letter leaves the list only once its task is queued again. " +
-        "A task whose failure is still recorded (unknown task, bad payload, too many " +
-        "deliveries) is answered from that record by the worker instead of running again, " +
-        "until the record expires (its result retention). Exits 1 if an id was not found.",
+        "The failure recorded when a worker dead-lettered the task (unknown task, bad " +
+        "payload, too many deliveries) is deleted first, so that the task runs again; " +
+        "on RabbitMQ without --results, workers keep their own records and may still " +
+        "answer from them. Exits 1 if an id was not found.",
     )
     .argument("<queue>", "the queue")
     .argument("[ids...]", "dead-letter ids (the ID column of dead list)");
@@ -125,8 +127,8 @@ function createRequeueCommand(): Command {
       if (flags.all !== true && ids.length === 0) {
         throw new CliError("dead requeue: name the dead letters to requeue (ids from dead list), or pass --all");
       }
-      await withQueueAdmin(flags, "dead requeue", async (admin) => {
-        const result = await admin.requeue(queue, flags.all === true ? "all" : ids);
+      await withQueueAdmin(flags, "dead requeue", async (_admin, _kind, transport) => {
+        const result = await requeueDeadLetters(transport, queue, flags.all === true ? "all" : ids);
         process.stdout.write(`requeued ${plural(result.requeued, "dead letter")} to ${queue}\n`);
         if (result.missing.length > 0) {
           throw new CliError(`dead requeue: not among the dead letters of ${queue}: ${result.missing.join(", ")}`);

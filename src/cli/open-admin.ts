@@ -1,4 +1,5 @@
 import type { QueueAdmin } from "../transport/queue-admin.js";
+import type { Transport } from "../transport/transport.js";
 import { CliError } from "./cli-error.js";
 import { transportFromUrl, transportKind } from "./transport-from-url.js";
 import { requireTransportUrl, type TransportFlags } from "./transport-options.js";
@@ -11,7 +12,7 @@ import { requireTransportUrl, type TransportFlags } from "./transport-options.js
 export async function withQueueAdmin<T>(
   flags: TransportFlags,
   command: string,
-  use: (admin: QueueAdmin, kind: "redis" | "amqp") => Promise<T>,
+  use: (admin: QueueAdmin, kind: "redis" | "amqp", transport: Transport) => Promise<T>,
 ): Promise<T> {
   const url = requireTransportUrl(flags);
   const kind = transportKind(url);
@@ -20,7 +21,7 @@ export async function withQueueAdmin<T>(
   }
   const opened = await transportFromUrl({ url, results: flags.results, prefix: flags.prefix });
   try {
-    return await use(opened.transport.admin, kind);
+    return await use(opened.transport.admin, kind, opened.transport);
   } finally {
     await opened.close().catch(() => {});
   }

@@ -107,6 +107,15 @@ export class MemoryResultStore implements ResultStore {
     return report === undefined ? missing : Promise.resolve(report);
   }
 
+  async forget(key: string, report: Uint8Array): Promise<boolean> {
+    const slot = this.index.get(key);
+    if (slot < 0 || !this.isLive(slot, Date.now())) return false;
+    const recorded = this.report(slot);
+    if (recorded === undefined || !sameBytes(recorded, report)) return false;
+    this.free(slot);
+    return true;
+  }
+
   /** Number of keys held, expired ones not yet swept included. */
   get size(): number {
     return this.index.size;
@@ -335,4 +344,8 @@ class ExpiryQueue {
     this.expiries = expiries;
     this.head = 0;
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
 }

@@ -83,6 +83,10 @@ export class RedisResultStore implements ResultStore {
     return report === null || report === undefined ? undefined : asBytes(report);
   }
 
+  async forget(key: string, report: Uint8Array): Promise<boolean> {
+    return (await runScript(this.settings.redis, "dingoForget", [this.place(key).key, asBuffer(report)])) === 1;
+  }
+
   /** The hash of a task key, and the hash tag it shares with its task name's (none: alone). */
   private place(taskKey: string): { key: string; tag: string | undefined } {
     const { prefix } = this.settings;

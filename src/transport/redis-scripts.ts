@@ -272,6 +272,18 @@ for k = 1, #KEYS do replies[k] = redis.call('HGET', KEYS[k], 'report') end
 return replies
 `;
 
+/**
+ * Deletes a result hash if its report is exactly the one given (operators requeueing a
+ * dead-lettered task). KEYS: result hash. ARGV: report. Returns 1 if deleted.
+ */
+export const forgetScript = `
+if redis.call('HGET', KEYS[1], 'report') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`;
+
 /** Every script, by the name it is registered under on a connection. */
 export const redisScripts = {
   dingoPromote: { keys: 11, lua: promoteScript },
@@ -284,6 +296,7 @@ export const redisScripts = {
   dingoRetire: { keys: 10, lua: retireScript },
   dingoSend: { keys: 2, lua: sendScript },
   dingoClaim: { keys: 1, lua: claimScript },
+  dingoForget: { keys: 1, lua: forgetScript },
   // Any number of keys: the number comes first among the arguments.
   dingoSettle: { keys: undefined, lua: settleScript },
   dingoLookup: { keys: undefined, lua: lookupScript },

@@ -189,6 +189,13 @@ export interface ResultStore {
   settle(key: string, report: Uint8Array, ttlMs: number): Promise<Settlement>;
   /** The recorded final report of a task, or undefined if none (or expired). */
   lookup(key: string): Promise<Uint8Array | undefined>;
+  /**
+   * Deletes the record of a task if it is still exactly `report`; resolves with whether it
+   * did. For operators who queue a dead-lettered task again (`dingo dead requeue`): its
+   * recorded FAILURE would otherwise answer the new delivery instead of running it.
+   * Comparing the bytes leaves alone a record written meanwhile.
+   */
+  forget(key: string, report: Uint8Array): Promise<boolean>;
 }
 
 /** The answer of {@link ResultStore.claim}. */

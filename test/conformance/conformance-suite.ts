@@ -410,6 +410,7 @@ export function describeConformance(name: string, factory: TransportFactory): vo
             lookups++;
             return results.lookup(key);
           },
+          forget: (key, report) => results.forget(key, report),
         },
         admin: world.transport.admin,
         close: async () => {},
