@@ -91,6 +91,12 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     labelNames: ["task", "code"],
     registers,
   });
+  const cancelled = new Counter({
+    name: `${prefix}tasks_cancelled_total`,
+    help: "Tasks that ended cancelled here: aborted while running, or skipped when delivered, by task name.",
+    labelNames: ["task"],
+    registers,
+  });
   const deadLettered = new Counter({
     name: `${prefix}tasks_dead_lettered_total`,
     help: "Tasks moved to a dead-letter queue, by task name and queue.",
@@ -152,6 +158,9 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       case "task-retried":
         retried.inc({ task: event.name, code: event.error.code });
         duration.observe({ task: event.name, outcome: "retried" }, event.durationMs / 1000);
+        return;
+      case "task-cancelled":
+        cancelled.inc({ task: event.name });
         return;
       case "task-dead-lettered":
         deadLettered.inc({ task: event.name, queue: event.queue });

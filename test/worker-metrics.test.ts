@@ -34,7 +34,7 @@ const divide = "example.v1.MathTasks/Divide";
 const countPrimes = "example.v1.MathTasks/CountPrimes";
 
 describe("createWorkerMetrics", () => {
-  it("counts received, succeeded, failed, retried and dead-lettered tasks, durations and tasks in flight", async () => {
+  it("counts received, succeeded, failed, retried, cancelled and dead-lettered tasks, durations and tasks in flight", async () => {
     const transport = createMemoryTransport();
     const worker = createWorker(transport);
     const metrics = createWorkerMetrics({ registry: new Registry() });
@@ -54,6 +54,12 @@ describe("createWorkerMetrics", () => {
         return { quotient: dividend / divisor };
       },
       async countPrimes({ limit }, context) {
+        if (limit === 2) {
+          // Runs until cancelled.
+          return new Promise((_resolve, reject) => {
+            context.signal.addEventListener("abort", () => reject(context.signal.reason));
+          });
+        }
         if (limit === 1) {
           entered();
           await gate;
@@ -86,13 +92,21 @@ describe("createWorkerMetrics", () => {
     release();
     await slow;
 
+    const receivedDoomed = nextEvent(worker, "task-received");
+    const doomed = math.countPrimes({ limit: 2 });
+    await receivedDoomed;
+    const cancelledEvent = nextEvent(worker, "task-cancelled");
+    assert.equal(await doomed.cancel(), true);
+    await cancelledEvent;
+
     // The caller has its outcome a little before the worker has acked: drain first.
     await worker.close();
     const text = await metrics.registry.metrics();
     assert.equal(sample(text, "dingo_tasks_in_flight"), 0);
     assert.equal(sample(text, "dingo_tasks_received_total", { task: add }), 3);
     assert.equal(sample(text, "dingo_tasks_received_total", { task: divide }), 2);
-    assert.equal(sample(text, "dingo_tasks_received_total", { task: countPrimes }), 3);
+    assert.equal(sample(text, "dingo_tasks_received_total", { task: countPrimes }), 4);
+    assert.equal(sample(text, "dingo_tasks_cancelled_total", { task: countPrimes }), 1);
     assert.equal(sample(text, "dingo_tasks_succeeded_total", { task: add }), 3);
     assert.equal(sample(text, "dingo_tasks_succeeded_total", { task: countPrimes }), 2);
     assert.equal(sample(text, "dingo_tasks_succeeded_total", { task: divide }), undefined);
