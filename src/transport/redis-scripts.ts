@@ -8,6 +8,15 @@ import { batchTickWrites } from "./redis-tick-writes.js";
  */
 
 /**
+ * Appends tasks to a ready stream, in order: the publishes to one stream in one tick run
+ * as one script. KEYS: the stream. ARGV: task bytes, task bytes, …
+ */
+export const publishScript = `
+for i = 1, #ARGV do redis.call('XADD', KEYS[1], '*', 'task', ARGV[i]) end
+return #ARGV
+`;
+
+/**
  * Moves due members of the delayed set into their ready streams.
  * KEYS: delayed, ready:0 … ready:9. ARGV: now, limit.
  * Returns the earliest remaining score, -1 if none, or now if the limit was reached.
@@ -286,6 +295,7 @@ return 0
 
 /** Every script, by the name it is registered under on a connection. */
 export const redisScripts = {
+  dingoPublish: { keys: 1, lua: publishScript },
   dingoPromote: { keys: 11, lua: promoteScript },
   dingoTake: { keys: 10, lua: takeScript },
   dingoReclaim: { keys: 10, lua: reclaimScript },

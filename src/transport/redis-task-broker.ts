@@ -39,9 +39,15 @@ export class RedisTaskBroker implements TaskBroker {
 
   /** Acks of one tick, one `ack` script per stream: resolves with its reply. */
   readonly acks: RedisTickBatch<string>;
+  /**
+   * Publishes of one tick, one `publish` script per stream: an `XADD` per call cost a
+   * command object and a reply each, about a seventh of the Node CPU time of a round trip.
+   */
+  private readonly publishes: RedisTickBatch<Buffer>;
 
   constructor(readonly settings: RedisTaskBrokerSettings) {
     this.acks = new RedisTickBatch(settings.redis, "dingoAck", (stream, ids) => [stream, consumerGroup, ...ids]);
+    this.publishes = new RedisTickBatch(settings.redis, "dingoPublish", (stream, bodies) => [stream, ...bodies]);
   }
 
   publish(task: OutgoingTask): Promise<void> {
@@ -49,14 +55,14 @@ export class RedisTaskBroker implements TaskBroker {
     const keys = this.queueKeys(task.queue);
     const priority = clampPriority(task.priority);
     const body = asBuffer(task.body);
-    batchTickWrites(this.settings.redis);
     if (task.notBeforeMs > Date.now()) {
+      batchTickWrites(this.settings.redis);
       const member = Buffer.concat([Buffer.from(this.delayedMemberPrefix(priority)), body]);
       const added = this.settings.redis.zadd(keys.delayed, task.notBeforeMs, member);
       this.delayedAt(task.queue, task.notBeforeMs);
       return added.then(ignore);
     }
-    return this.settings.redis.xadd(keys.ready[priority] as string, "*", "task", body).then(ignore);
+    return this.publishes.add(keys.ready[priority] as string, body).then(ignore);
   }
 
   async consume(options: ConsumeOptions): Promise<Consumer> {
