@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, describe, it } from "node:test";
-import { Redis } from "ioredis";
 import {
   createClient,
   createWorker,
@@ -22,7 +21,7 @@ import { createMemoryTransport } from "../src/transport/memory-transport.js";
 import { createRedisTransport } from "../src/transport/redis-transport.js";
 import { amqpUrl, deleteTopology, openInspector, requireRabbitMq } from "./amqp-availability.js";
 import { conformanceServices, deferred, onlyAdd } from "./conformance/fixtures.js";
-import { deleteKeys, redisUrl, requireRedis } from "./redis-availability.js";
+import { deletePrefix, redisUrl, requireRedis } from "./redis-availability.js";
 
 const [redisUp, rabbitUp] = await Promise.all([requireRedis(), requireRabbitMq()]);
 
@@ -55,12 +54,7 @@ const backends: Backend[] = [
     skip: redisUp ? false : `Redis is not reachable at ${redisUrl}`,
     open: (prefix) => createRedisTransport({ url: redisUrl, prefix }),
     async cleanup(_, prefix) {
-      const redis = new Redis(redisUrl);
-      try {
-        await deleteKeys(redis, prefix);
-      } finally {
-        redis.disconnect();
-      }
+      await deletePrefix(prefix);
     },
     countsPerQueue: true,
     lists: true,

@@ -41,3 +41,13 @@ export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
   const keys = await scanKeys(redis, prefix);
   if (keys.length > 0) await redis.del(...keys);
 }
+
+/** Deletes every key under `prefix` on a connection of its own (for test cleanups). */
+export async function deletePrefix(prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    await deleteKeys(redis, prefix);
+  } finally {
+    redis.disconnect();
+  }
+}

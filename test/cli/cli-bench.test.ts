@@ -8,8 +8,8 @@ import { Redis } from "ioredis";
 import { createBenchProgress } from "../../src/cli/bench-progress.js";
 import { amqpNames } from "../../src/transport/amqp-names.js";
 import { amqpUrl, openInspector, requireRabbitMq } from "../amqp-availability.js";
-import { deleteKeys, redisUrl, requireRedis, scanKeys } from "../redis-availability.js";
-import { type DingoExit, DingoProcess, dingo, killAll, uniquePrefix } from "./dingo-process.js";
+import { deleteKeys, deletePrefix, redisUrl, requireRedis, scanKeys } from "../redis-availability.js";
+import { assertOneLineError, type DingoExit, DingoProcess, dingo, killAll, uniquePrefix } from "./dingo-process.js";
 
 const redisAvailable = await requireRedis();
 const rabbitAvailable = await requireRabbitMq();
@@ -51,14 +51,6 @@ function plausibleSummary(exit: DingoExit): Summary {
   assert.match(summary.queue, /^dingo-bench-[0-9a-f-]{36}$/);
   assert.ok(!exit.stderr.includes("\x1b"), "no terminal escapes when stderr is not a terminal");
   return summary;
-}
-
-function assertOneLineError(exit: DingoExit, pattern: RegExp): void {
-  assert.equal(exit.code, 1, `exit code; stderr: ${exit.stderr}`);
-  assert.match(exit.stderr, /^dingo: [^\n]+\n$/, `exactly one line on stderr: ${exit.stderr}`);
-  assert.doesNotMatch(exit.stderr, /\n\s+at /, "no stack trace");
-  assert.match(exit.stderr, pattern);
-  assert.equal(exit.stdout, "");
 }
 
 describe("dingo bench on the memory transport", { concurrency: true, timeout: 45_000 }, () => {
@@ -229,9 +221,7 @@ describe("dingo bench on RabbitMQ", {
   }, async (t) => {
     const prefix = uniquePrefix("bench-mixed");
     t.after(async () => {
-      const redis = new Redis(redisUrl);
-      await deleteKeys(redis, prefix);
-      redis.disconnect();
+      await deletePrefix(prefix);
     });
     const exit = await dingo(["bench", "-t", amqpUrl, "--results", redisUrl, "--prefix", prefix, "--json", ...short]);
     const summary = plausibleSummary(exit);

@@ -4,21 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { type DingoExit, DingoProcess, dingo, killAll, mathWorker } from "./dingo-process.js";
+import { assertOneLineError, type DingoExit, DingoProcess, dingo, killAll, mathWorker } from "./dingo-process.js";
 
 after(killAll);
 
 /** Nowhere: a loopback port nothing listens on. */
 const closedRedis = "redis://127.0.0.1:1";
 const closedAmqp = "amqp://guest:guest@127.0.0.1:1";
-
-function assertOneLineError(exit: DingoExit, pattern: RegExp): void {
-  assert.equal(exit.code, 1, `exit code; stderr: ${exit.stderr}`);
-  assert.match(exit.stderr, /^dingo: [^\n]+\n$/, "exactly one line on stderr");
-  assert.doesNotMatch(exit.stderr, /\n\s+at /, "no stack trace");
-  assert.match(exit.stderr, pattern);
-  assert.equal(exit.stdout, "");
-}
 
 const call = (...args: string[]): Promise<DingoExit> => dingo(["call", ...args, "--transport", closedRedis]);
 

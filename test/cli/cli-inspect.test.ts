@@ -5,24 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { Redis } from "ioredis";
 import type { Transport } from "../../src/index.js";
 import { createRedisTransport } from "../../src/transport/redis-transport.js";
 import { amqpUrl, requireRabbitMq } from "../amqp-availability.js";
 import { deferred } from "../conformance/fixtures.js";
-import { deleteKeys, redisUrl, requireRedis } from "../redis-availability.js";
-import { type DingoExit, DingoProcess, dingo, killAll, uniquePrefix } from "./dingo-process.js";
+import { deletePrefix, redisUrl, requireRedis } from "../redis-availability.js";
+import { assertOneLineError, DingoProcess, dingo, killAll, uniquePrefix } from "./dingo-process.js";
 
 const [redisUp, rabbitUp] = await Promise.all([requireRedis(), requireRabbitMq()]);
 after(killAll);
-
-function assertOneLineError(exit: DingoExit, pattern: RegExp): void {
-  assert.equal(exit.code, 1, `exit code; stderr: ${exit.stderr}`);
-  assert.match(exit.stderr, /^dingo: [^\n]+\n$/, "exactly one line on stderr");
-  assert.doesNotMatch(exit.stderr, /\n\s+at /, "no stack trace");
-  assert.match(exit.stderr, pattern);
-  assert.equal(exit.stdout, "");
-}
 
 /** Publishes `count` tasks (opaque bytes: inspect does not read them) to `queue`. */
 async function publish(transport: Transport, queue: string, count: number, notBeforeMs = 0): Promise<void> {
@@ -42,12 +33,7 @@ describe("dingo inspect on Redis", {
     const transport = createRedisTransport({ url: redisUrl, prefix });
     t.after(async () => {
       await transport.close();
-      const redis = new Redis(redisUrl);
-      try {
-        await deleteKeys(redis, prefix);
-      } finally {
-        redis.disconnect();
-      }
+      await deletePrefix(prefix);
     });
     await publish(transport, "mail", 2);
     await publish(transport, "mail", 1, Date.now() + 60_000);

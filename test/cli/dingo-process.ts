@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -118,4 +119,13 @@ export const slowWorker = "test/fixtures/cli-slow-worker.ts";
 /** A prefix no other test uses. */
 export function uniquePrefix(label: string): string {
   return `dingo-cli-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Asserts the failure of a command as users must see it: exit 1, one `dingo: …` line, no stack trace. */
+export function assertOneLineError(exit: DingoExit, pattern: RegExp, { quietStdout = true } = {}): void {
+  assert.equal(exit.code, 1, `exit code; stderr: ${exit.stderr}`);
+  assert.match(exit.stderr, /^dingo: [^\n]+\n$/, `exactly one line on stderr: ${exit.stderr}`);
+  assert.doesNotMatch(exit.stderr, /\n\s+at /, "no stack trace");
+  assert.match(exit.stderr, pattern);
+  if (quietStdout) assert.equal(exit.stdout, "");
 }

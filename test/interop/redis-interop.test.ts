@@ -1,7 +1,5 @@
-/** The cross-language suite over Redis (see cross-language-suite.ts). */
-import { Redis } from "ioredis";
 import { createRedisTransport } from "../../src/transport/redis-transport.js";
-import { deleteKeys, redisUrl, requireRedis } from "../redis-availability.js";
+import { deletePrefix, redisUrl, requireRedis } from "../redis-availability.js";
 import { crossLanguageSuite } from "./cross-language-suite.js";
 import { requirePython } from "./python-process.js";
 
@@ -16,12 +14,7 @@ crossLanguageSuite(
       createRedisTransport({ url: redisUrl, prefix, ...(fastReclaim ? { leaseMs: 500, reclaimIntervalMs: 100 } : {}) }),
     deadLetters: (transport, queue) => transport.admin.deadLetters(queue),
     async cleanup(prefix) {
-      const redis = new Redis(redisUrl);
-      try {
-        await deleteKeys(redis, prefix);
-      } finally {
-        redis.disconnect();
-      }
+      await deletePrefix(prefix);
     },
   },
   skip,
