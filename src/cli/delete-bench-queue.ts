@@ -1,4 +1,5 @@
 import { amqpNames } from "../transport/amqp-names.js";
+import { defaultPrefix } from "../transport/default-prefix.js";
 import { redisQueueKeys } from "../transport/redis-queue-keys.js";
 import type { TransportKind } from "./transport-from-url.js";
 
@@ -19,7 +20,7 @@ export interface BenchQueue {
  * or its consumer would recreate them. Nothing is left on the memory transport.
  */
 export async function deleteBenchQueue(where: BenchQueue): Promise<void> {
-  const prefix = where.prefix ?? "dingo";
+  const prefix = where.prefix ?? defaultPrefix;
   if (where.kind === "redis") {
     const { Redis } = await import("ioredis");
     const redis = new Redis(where.url, { maxRetriesPerRequest: 1, retryStrategy: () => null });

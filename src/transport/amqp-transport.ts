@@ -6,6 +6,7 @@ import { AmqpQueueAdmin } from "./amqp-queue-admin.js";
 import { AmqpReportRouter } from "./amqp-report-router.js";
 import { AmqpTaskBroker } from "./amqp-task-broker.js";
 import { AmqpTopology } from "./amqp-topology.js";
+import { defaultPrefix } from "./default-prefix.js";
 import { MemoryResultStore } from "./memory-result-store.js";
 import type { ReportRouter, ResultStore, Transport } from "./transport.js";
 
@@ -73,7 +74,7 @@ export interface AmqpTransportOptions {
  * ```
  */
 export function createAmqpTransport(options: AmqpTransportOptions = {}): Transport {
-  const prefix = options.prefix ?? "dingo";
+  const prefix = options.prefix ?? defaultPrefix;
   if (prefix === "" || /\s/.test(prefix)) {
     throw new Error(`the AMQP name prefix must be non-empty and without whitespace, got "${prefix}"`);
   }

@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import { defaultPrefix } from "./default-prefix.js";
 import { redisConnectionName } from "./redis-connection-name.js";
 import { RedisQueueAdmin } from "./redis-queue-admin.js";
 import { RedisReportRouter } from "./redis-report-router.js";
@@ -64,7 +65,7 @@ export interface RedisTransportOptions {
  * ```
  */
 export function createRedisTransport(options: RedisTransportOptions = {}): Transport {
-  const prefix = options.prefix ?? "dingo";
+  const prefix = options.prefix ?? defaultPrefix;
   if (/[{}]/.test(prefix) || prefix === "") {
     throw new Error(`the Redis key prefix must be non-empty and without braces, got "${prefix}"`);
   }
