@@ -246,6 +246,45 @@ for (const backend of backends) {
       assert.equal(stats.waiting, count);
     });
 
+    it("requeues a dead letter at the priority it was delivered at", async () => {
+      const id = randomUUID().slice(0, 8);
+      const prefix = `dingo-test-admin-${id}`;
+      const queue = `admin-priority-${id}`;
+      const transport = backend.open(prefix);
+      opened.push({ backend, transport, prefix });
+      const { tasks, admin } = transport;
+      await tasks.publish({ ...task(queue, 2), priority: 2 });
+      await tasks.publish({ ...task(queue, 8), priority: 8 });
+      const first = collector();
+      const consumer = await tasks.consume({
+        queues: [queue],
+        prefetch: 2,
+        onDelivery: first.onDelivery,
+        onError: () => {},
+      });
+      // The lower priority dead-lettered first: requeued in that order, it would come first
+      // again if the priority were lost.
+      const delivered = [...(await first.first(2))].sort((a, b) => (a.body[0] ?? 0) - (b.body[0] ?? 0));
+      for (const delivery of delivered) await delivery.deadLetter("to requeue");
+      await consumer.stop();
+      assert.deepEqual(await admin.requeue(queue, "all"), { requeued: 2, missing: [] });
+      // One at a time: the higher priority comes first, as when they were first queued.
+      const again = collector();
+      const next = await tasks.consume({
+        queues: [queue],
+        prefetch: 1,
+        onDelivery: again.onDelivery,
+        onError: () => {},
+      });
+      const [top] = await again.first(1);
+      assert.deepEqual([...(top?.body ?? [])], [8]);
+      await top?.ack();
+      const [, low] = await again.first(2);
+      assert.deepEqual([...(low?.body ?? [])], [2]);
+      await low?.ack();
+      await next.stop();
+    });
+
     it("requeueDeadLetters forgets the failure a worker recorded, so the task runs again", async () => {
       const id = randomUUID().slice(0, 8);
       const prefix = `dingo-test-admin-${id}`;

@@ -199,7 +199,7 @@ class AmqpBackend:
         self.dead_queue(delivery.queue)
         headers = {"dingo-reason": reason, "dingo-dead-at": now_ms(), "dingo-queue": delivery.queue,
                    "dingo-deliveries": delivery.count}
-        properties = pika.BasicProperties(delivery_mode=2, headers=headers)
+        properties = pika.BasicProperties(delivery_mode=2, headers=headers, priority=delivery.properties.priority)
         self.channel.basic_publish(f"{self.prefix}.dead", delivery.queue, delivery.body, properties)
         self.ack(delivery)
 

@@ -132,12 +132,12 @@ return 1
 """
 
 # "Settlements": dead-letter. KEYS: stream, dead.
-# ARGV: group, id, bytes, reason, at, max length, retention ms, delivery count.
+# ARGV: group, id, bytes, reason, at, max length, retention ms, delivery count, priority.
 BURY = """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
-  'task', ARGV[3], 'reason', ARGV[4], 'at', ARGV[5], 'deliveries', ARGV[8])
+  'task', ARGV[3], 'reason', ARGV[4], 'at', ARGV[5], 'deliveries', ARGV[8], 'priority', ARGV[9])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
 return 1
 """
@@ -377,8 +377,10 @@ class RedisBackend:
 
     def dead_letter(self, delivery: RedisDelivery, reason: str) -> None:
         keys = [delivery.stream, self.dead(delivery.queue)]
+        # The priority of the stream it came from (the key ends in ready:<p>), for a requeue.
+        priority = int(delivery.stream.rsplit(":", 1)[1])
         args = [GROUP, delivery.entry_id, delivery.body, reason, now_ms(), self.max_dead, self.dead_ttl_ms,
-                delivery.count]
+                delivery.count, priority]
         self._run("bury", keys, args)
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[dict]:

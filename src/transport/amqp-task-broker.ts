@@ -95,6 +95,8 @@ export class AmqpTaskBroker implements TaskBroker {
     const options: Options.Publish = {
       persistent: true,
       messageId: message.properties.messageId,
+      // Kept for a requeue (the dead-letter queue itself has no priorities).
+      priority: message.properties.priority,
       contentType,
       type: taskType,
       headers: {

@@ -66,6 +66,7 @@ export class RedisDelivery implements Delivery {
       settings.maxDeadLetters,
       settings.deadLetterTtlMs,
       this.deliveryCount,
+      this.stream.priority,
     ]);
   }
 

@@ -18,7 +18,8 @@ const requeueBatch = 500;
 
 /**
  * Moves dead letters back to a ready stream, each in one atomic step with its removal.
- * `KEYS = dead, ready:0`. `ARGV = "ids", id…`: those entries (missing ones are returned);
+ * `KEYS = dead, ready:0 … ready:9`: a letter goes back to the stream of its `priority`
+ * field (0 if it has none: written by an older or a foreign worker). `ARGV = "ids", id…`: those entries (missing ones are returned);
  * `ARGV = "all", after, count`: up to `count` entries after the id `after` (exclusive;
  * `-` for the start), returning the last id looked at. An entry without a `task` field is
  * left where it is. Reply: `{ moved, missing id… }` or `{ moved, last id or "" }`.
@@ -27,14 +28,16 @@ const requeueScript = `
 local moved = 0
 local function move(entry)
   local fields = entry[2]
+  local task, priority = nil, 0
   for f = 1, #fields, 2 do
-    if fields[f] == 'task' then
-      redis.call('XADD', KEYS[2], '*', 'task', fields[f + 1])
-      redis.call('XDEL', KEYS[1], entry[1])
-      moved = moved + 1
-      return
-    end
+    if fields[f] == 'task' then task = fields[f + 1]
+    elseif fields[f] == 'priority' then priority = tonumber(fields[f + 1]) or 0 end
   end
+  if task == nil then return end
+  if priority < 0 or priority > 9 then priority = 0 end
+  redis.call('XADD', KEYS[2 + priority], '*', 'task', task)
+  redis.call('XDEL', KEYS[1], entry[1])
+  moved = moved + 1
 end
 if ARGV[1] == 'all' then
   local start = ARGV[2] == '-' and '-' or '(' .. ARGV[2]
@@ -53,12 +56,13 @@ return { moved, unpack(missing) }
 
 const requeueCommand = "dingoAdminRequeue";
 
-type RequeueFunction = (dead: string, ready: string, ...args: (string | number)[]) => Promise<[number, ...string[]]>;
+/** The requeue script: `dead`, then the ten ready streams (priority 0 first), then its arguments. */
+type RequeueFunction = (...keysAndArgs: (string | number)[]) => Promise<[number, ...string[]]>;
 
 /**
  * The {@link QueueAdmin} of the Redis transport, on the keys of docs/WIRE.md (Redis
  * mapping, Operations): it reads the queue's streams, consumer group and sorted set, and
- * requeues by moving dead-letter entries to the priority-0 ready stream, so a worker in
+ * requeues by moving dead-letter entries back to the ready stream of their priority, so a worker in
  * any language sees an ordinary task.
  */
 export class RedisQueueAdmin implements QueueAdmin {
@@ -66,7 +70,7 @@ export class RedisQueueAdmin implements QueueAdmin {
 
   constructor(private readonly settings: RedisQueueAdminSettings) {
     const redis = settings.redis;
-    if (!(requeueCommand in redis)) redis.defineCommand(requeueCommand, { numberOfKeys: 2, lua: requeueScript });
+    if (!(requeueCommand in redis)) redis.defineCommand(requeueCommand, { numberOfKeys: 11, lua: requeueScript });
     const command = (redis as unknown as Record<string, RequeueFunction>)[requeueCommand] as RequeueFunction;
     this.requeueRun = command.bind(redis);
   }
@@ -165,19 +169,18 @@ export class RedisQueueAdmin implements QueueAdmin {
 
   async requeue(queue: string, ids: readonly string[] | "all"): Promise<RequeueResult> {
     const keys = this.keys(queue);
-    const ready = keys.ready[0] as string;
     if (ids !== "all") {
       // XRANGE refuses what is not a stream id: such an id names no letter.
       const valid = ids.filter((id) => /^\d+-\d+$/.test(id));
       const invalid = ids.filter((id) => !valid.includes(id));
       if (valid.length === 0) return { requeued: 0, missing: invalid };
-      const [moved, ...missing] = await this.requeueRun(keys.dead, ready, "ids", ...valid);
+      const [moved, ...missing] = await this.requeueRun(keys.dead, ...keys.ready, "ids", ...valid);
       const notFound = new Set([...invalid, ...missing.map(String)]);
       return { requeued: Number(moved), missing: ids.filter((id) => notFound.has(id)) };
     }
     let requeued = 0;
     for (let after = "-"; ; ) {
-      const [moved, last] = await this.requeueRun(keys.dead, ready, "all", after, requeueBatch);
+      const [moved, last] = await this.requeueRun(keys.dead, ...keys.ready, "all", after, requeueBatch);
       requeued += Number(moved);
       if (last === undefined || last === "") return { requeued, missing: [] };
       after = String(last);

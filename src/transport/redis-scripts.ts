@@ -174,12 +174,12 @@ return 1
 /**
  * Moves an entry to the dead-letter stream.
  * KEYS: its stream, dead. ARGV: group, id, task bytes, reason, at ms, max length,
- * retention ms, delivery count.
+ * retention ms, delivery count, priority (of its stream, for a requeue).
  */
 export const buryScript = `
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'task', ARGV[3], 'reason', ARGV[4], 'at', ARGV[5], 'deliveries', ARGV[8])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'task', ARGV[3], 'reason', ARGV[4], 'at', ARGV[5], 'deliveries', ARGV[8], 'priority', ARGV[9])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
 return 1
 `;
