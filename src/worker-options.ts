@@ -23,6 +23,16 @@ export interface WorkerOptions {
    */
   readonly clockSkewMs?: number;
   /**
+   * Independent pipelines to the broker, each consuming through a fork of the transport
+   * (connections of its own; `Transport.fork`) with a share of the concurrency: while the
+   * process handles one lane's replies, the broker works on another's commands, instead
+   * of the two taking turns over one connection. At most the concurrency; a lane may hold
+   * deliveries while another has free slots, so few slots per lane can leave some of the
+   * concurrency unused. Transports that cannot fork (memory) use one. Default: 2 when the
+   * concurrency is 16 or more, else 1.
+   */
+  readonly lanes?: number;
+  /**
    * Runs every handler inside a span continued from the caller's trace context (the
    * task's `traceparent` header): `otelTracing()` from `dingo-ts/tracing`. Default: none.
    */

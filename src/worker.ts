@@ -7,7 +7,7 @@ import type { ServiceHandlers } from "./service-handlers.js";
 import { TaskError } from "./task-error.js";
 import { taskKey } from "./task-key.js";
 import { resolveTaskOptions } from "./task-options.js";
-import { type Route, TaskRunner } from "./task-runner.js";
+import { type Route, TaskRunner, type TaskRunnerSettings } from "./task-runner.js";
 import { type Tracing, tracedHandler } from "./tracing.js";
 import type { Consumer, Delivery, Subscription, Transport } from "./transport/transport.js";
 import type { WorkerCloseOptions, WorkerOptions } from "./worker-options.js";
@@ -55,18 +55,38 @@ export function createWorker(transport: Transport, options: WorkerOptions = {}):
 
 type Handler = (request: unknown, context: Parameters<Route["handler"]>[1]) => unknown;
 
+/**
+ * One pipeline of a worker to the broker: a transport (the worker's own, or a fork of it),
+ * the runner that settles its deliveries through that transport, and its consumer.
+ */
+interface Lane {
+  readonly transport: Transport;
+  readonly runner: TaskRunner;
+  /** A fork the worker opened, and so closes. */
+  readonly forked: boolean;
+  consumer: Consumer | undefined;
+}
+
+/** A delivery waiting for a free slot, with the lane it came through. */
+interface Waiting {
+  readonly delivery: Delivery;
+  readonly lane: Lane;
+}
+
 class TaskWorker implements Worker {
   readonly id: string;
   readonly events: EventBus;
   private readonly concurrency: number;
   private readonly tracing: Tracing | undefined;
   private readonly routes = new Map<string, Route>();
-  private consumer: Consumer | undefined;
   /** The latest consumer switch; the next one waits for it. */
   private consuming: Promise<void> = Promise.resolve();
-  private readonly runner: TaskRunner;
+  /** Lane 0 is on the worker's transport; the others, opened at the first `serve`, on forks. */
+  private readonly lanes: Lane[];
+  private readonly laneCount: number;
+  private readonly runnerSettings: Omit<TaskRunnerSettings, "transport">;
   /** Deliveries waiting for a free slot, oldest first. */
-  private readonly waiting: Delivery[] = [];
+  private readonly waiting: Waiting[] = [];
   private active = 0;
   private idle: (() => void) | undefined;
   private cancellations: Promise<Subscription> | undefined;
@@ -82,14 +102,22 @@ class TaskWorker implements Worker {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 16));
     this.tracing = options.tracing;
     this.cancellationMemory = new CancellationMemory(options.clockSkewMs ?? 5000);
-    this.runner = new TaskRunner({
-      transport,
+    this.runnerSettings = {
       workerId: this.id,
       events: this.events,
       routes: this.routes,
       maxDeliveries: options.maxDeliveries ?? 10,
       cancellations: this.cancellationMemory,
-    });
+    };
+    // By default two lanes once each gets 8 slots: a lane with few slots may leave some of
+    // the concurrency unused while the other lane's tasks wait.
+    const lanes = Math.floor(options.lanes ?? Math.min(2, this.concurrency / 8));
+    this.laneCount = transport.fork === undefined ? 1 : Math.max(1, Math.min(lanes, this.concurrency));
+    this.lanes = [this.lane(transport, false)];
+  }
+
+  private lane(transport: Transport, forked: boolean): Lane {
+    return { transport, runner: new TaskRunner({ ...this.runnerSettings, transport }), forked, consumer: undefined };
   }
 
   get inFlight(): number {
@@ -130,25 +158,36 @@ class TaskWorker implements Worker {
   }
 
   /**
-   * Replaces the consumer by one for the queues of every served method. One consumer for
-   * all of them, so that its prefetch bounds what this worker holds in all, however many
-   * services it serves; the old one stops after the new one runs, so no queue goes
-   * unconsumed in between.
+   * Replaces each lane's consumer by one for the queues of every served method. One
+   * consumer per lane for all of them, their prefetches adding up to the concurrency, so
+   * that they bound what this worker holds in all, however many services it serves; an
+   * old consumer stops after its new one runs, so no queue goes unconsumed in between.
    */
   private async consumeAllQueues(): Promise<void> {
     if (this.closing !== undefined) throw new TaskError("the worker is closed", "failed_precondition");
+    while (this.lanes.length < this.laneCount) {
+      const fork = this.transport.fork?.();
+      if (fork === undefined) break;
+      this.lanes.push(this.lane(fork, true));
+    }
     const queues = [...new Set([...this.routes.values()].map((route) => route.options.queue))];
-    const next = await this.transport.tasks.consume({
-      queues,
-      prefetch: this.concurrency,
-      onDelivery: (delivery) => this.admit(delivery),
-      onError: (error) => this.events.emit({ type: "transport-error", operation: "consume", error }),
-    });
-    const previous = this.consumer;
-    this.consumer = next;
-    await previous?.stop();
-    // close() may have started while the consumer was being set up.
-    if (this.closing !== undefined) await next.stop();
+    const count = this.lanes.length;
+    await Promise.all(
+      this.lanes.map(async (lane, index) => {
+        const next = await lane.transport.tasks.consume({
+          queues,
+          // The concurrency shared out: the first lanes take one more when it does not divide.
+          prefetch: Math.floor(this.concurrency / count) + (index < this.concurrency % count ? 1 : 0),
+          onDelivery: (delivery) => this.admit(delivery, lane),
+          onError: (error) => this.events.emit({ type: "transport-error", operation: "consume", error }),
+        });
+        const previous = lane.consumer;
+        lane.consumer = next;
+        await previous?.stop();
+        // close() may have started while the consumer was being set up.
+        if (this.closing !== undefined) await next.stop();
+      }),
+    );
   }
 
   close(options: WorkerCloseOptions = {}): Promise<void> {
@@ -160,28 +199,29 @@ class TaskWorker implements Worker {
     return this.close();
   }
 
-  private admit(delivery: Delivery): void {
+  private admit(delivery: Delivery, lane: Lane): void {
     if (this.closing !== undefined) {
       this.giveBack(delivery);
       return;
     }
     if (this.active >= this.concurrency) {
-      this.waiting.push(delivery);
+      this.waiting.push({ delivery, lane });
       return;
     }
-    this.start(delivery);
+    this.start(delivery, lane);
   }
 
-  private start(delivery: Delivery): void {
+  /** Runs a delivery on its lane's runner: its outcome goes out through the same connections. */
+  private start(delivery: Delivery, lane: Lane): void {
     this.active++;
-    this.runner.process(delivery).then(this.finished, this.failedToSettle);
+    lane.runner.process(delivery).then(this.finished, this.failedToSettle);
   }
 
   /** A delivery is settled: take the next waiting one, or tell close() the worker is idle. */
   private readonly finished = (): void => {
     this.active--;
     const next = this.closing === undefined ? this.waiting.shift() : undefined;
-    if (next !== undefined) this.start(next);
+    if (next !== undefined) this.start(next.delivery, next.lane);
     else if (this.active === 0) this.idle?.();
   };
 
@@ -212,7 +252,7 @@ class TaskWorker implements Worker {
           if (taskStatus(report.status) !== "cancelled") return;
           const key = taskKey(report.name, report.taskId);
           this.cancellationMemory.heardCancellation(key, Date.now());
-          this.runner.cancel(key);
+          for (const lane of this.lanes) lane.runner.cancel(key);
           this.transport.results.settle(key, bytes, 0).catch((error: unknown) => {
             this.events.emit({ type: "transport-error", operation: "record cancellation", error });
           });
@@ -247,9 +287,9 @@ class TaskWorker implements Worker {
     };
     await step(async () => {
       await this.consuming;
-      await this.consumer?.stop();
+      await Promise.all(this.lanes.map((lane) => lane.consumer?.stop()));
     });
-    for (const delivery of this.waiting.splice(0)) this.giveBack(delivery);
+    for (const { delivery } of this.waiting.splice(0)) this.giveBack(delivery);
     if (this.active > 0) {
       const finished = new Promise<void>((resolve) => {
         this.idle = resolve;
@@ -262,7 +302,7 @@ class TaskWorker implements Worker {
           timer = setTimeout(() => resolve("expired"), options.timeoutMs);
         });
         if ((await Promise.race([finished, expired])) === "expired") {
-          this.runner.abandonAll();
+          for (const lane of this.lanes) lane.runner.abandonAll();
           await finished;
         }
         clearTimeout(timer);
@@ -270,6 +310,8 @@ class TaskWorker implements Worker {
     }
     const cancellations = this.cancellations;
     if (cancellations !== undefined) await step(async () => (await cancellations).close());
+    // The forks are the worker's: every delivery through them is settled by now.
+    for (const lane of this.lanes) if (lane.forked) await step(() => lane.transport.close());
     if (errors.length > 0) throw errors[0];
   }
 }

@@ -337,6 +337,38 @@ describe("redis transport", { skip: available ? false : `Redis is not reachable 
     }
   });
 
+  it("consumes through two lanes at a concurrency of 16, on connections of their own, closed with the worker", async (t) => {
+    const { id, prefix } = names();
+    const transport = open({ prefix });
+    const services = conformanceServices(id);
+    const commandConnections = async () =>
+      String(await redis.client("LIST"))
+        .split("\n")
+        .filter((line) => line.includes(` name=${prefix}:commands`)).length;
+    const consumersOf = async () => {
+      const stream = redisQueueKeys(prefix, services.queue).ready[0] as string;
+      return ((await redis.xinfo("CONSUMERS", stream, "dingo")) as unknown[]).length;
+    };
+    const worker = createWorker(transport, { concurrency: 16 });
+    // Closed however the test ends: the fork's connections would keep the file running.
+    t.after(() => worker.close());
+    await worker.serve(
+      services.Tasks,
+      onlyAdd(({ a, b }) => ({ sum: a + b })),
+    );
+    assert.equal(await commandConnections(), 2, "the transport's and its fork's");
+    const math = createClient(services.Tasks, transport);
+    const sums = await Promise.all(Array.from({ length: 200 }, (_, a) => math.add({ a, b: 1 })));
+    assert.deepEqual(
+      sums.map((response) => response.sum),
+      Array.from({ length: 200 }, (_, a) => a + 1),
+    );
+    // A consumer joins its group with its first read: both lanes have read by now.
+    assert.equal(await consumersOf(), 2, "one consumer per lane");
+    await worker.close();
+    assert.equal(await commandConnections(), 1, "the fork is closed with the worker; the transport stays open");
+  });
+
   it("works on a connection passed in and never closes it", async () => {
     const { id, prefix } = names();
     const connection = new Redis(redisUrl);

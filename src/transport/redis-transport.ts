@@ -101,19 +101,51 @@ export function createRedisTransport(options: RedisTransportOptions = {}): Trans
   const reports = new RedisReportRouter({ redis, prefix, inboxTtlMs: positive(options.inboxTtlMs, 120_000), blockMs });
   const results = new RedisResultStore({ redis, prefix, defaultTtlMs: positive(options.resultTtlMs, 10 * 60_000) });
   let closing: Promise<void> | undefined;
+  /** Forks still open: closed with this transport, so that none outlives it. */
+  const forks = new Set<Transport>();
   return {
     tasks,
     reports,
     results,
     admin: new RedisQueueAdmin({ redis, prefix, leaseMs }),
+    fork() {
+      const fork = forkRedisTransport(options);
+      forks.add(fork);
+      return {
+        ...fork,
+        close: () => {
+          forks.delete(fork);
+          return fork.close();
+        },
+      };
+    },
     close() {
       closing ??= (async () => {
         // Every step runs even if one fails; the first failure is reported after.
-        const steps = await Promise.allSettled([tasks.close(), reports.close()]);
+        const steps = await Promise.allSettled([tasks.close(), reports.close(), ...[...forks].map((f) => f.close())]);
         if (owned) await redis.quit().catch(() => redis.disconnect());
         for (const step of steps) if (step.status === "rejected") throw step.reason;
       })();
       return closing;
+    },
+  };
+}
+
+/** A transport like `createRedisTransport(options)` on connections of its own. */
+function forkRedisTransport(options: RedisTransportOptions): Transport {
+  const theirs = options.connection;
+  if (theirs === undefined) return createRedisTransport(options);
+  // The user's connection stays theirs; the fork's copy of it is the fork's to close.
+  const copy = theirs.duplicate();
+  const fork = createRedisTransport({ ...options, connection: copy });
+  return {
+    ...fork,
+    async close() {
+      try {
+        await fork.close();
+      } finally {
+        await copy.quit().catch(() => copy.disconnect());
+      }
     },
   };
 }

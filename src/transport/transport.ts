@@ -26,6 +26,14 @@ export interface Transport {
    * Idempotent. Consumers and inboxes still open are closed.
    */
   close(): Promise<void>;
+  /**
+   * Opens another transport to the same broker with the same settings, on connections of
+   * its own; closing it closes only those, and closing this transport closes it too. Workers consume through forks as independent
+   * lanes (`WorkerOptions.lanes`): while the process handles one lane's replies, the broker
+   * works on another's commands, where one connection makes them take turns. Absent where
+   * a second connection gains nothing (memory).
+   */
+  fork?(): Transport;
 }
 
 /** A task ready to be queued: the encoded `dingo.v1.Task` and what the broker needs to route it. */
