@@ -53,23 +53,12 @@ import type { Transport } from "../src/transport/transport.js";
 import { type Bulk, dingoBulk, mathHandlers, withTimeout } from "./dingo-bulk.js";
 import type { Figure } from "./measure.js";
 import { openRawConnection, RawAmqpCaller, RawAmqpWorker, type RawReplies } from "./raw-amqp-baseline.js";
-import { interleavedRoundTrips, roundTrips } from "./round-trips.js";
+import { type BrokerBenchOptions, interleavedRoundTrips, type RoundTripContender, roundTrips } from "./round-trips.js";
 
 /** Settings of {@link amqpBench}. */
-export interface AmqpBenchOptions {
-  readonly url: string;
+export interface AmqpBenchOptions extends BrokerBenchOptions {
   /** Redis of the mixed mode. */
   readonly redisUrl: string;
-  /** Length of one round, ms. */
-  readonly roundMs: number;
-  /** Rounds per figure; the median is reported. */
-  readonly rounds: number;
-  /** Tasks of the bulk runs. */
-  readonly bulkTasks: number;
-  /** Worker concurrency (and the larger number of calls in flight). */
-  readonly concurrency: number;
-  /** Length of the frame-counting round, ms (0: none). */
-  readonly countMs: number;
 }
 
 export const defaultAmqpBenchOptions: AmqpBenchOptions = {
@@ -83,15 +72,13 @@ export const defaultAmqpBenchOptions: AmqpBenchOptions = {
 };
 
 /** One system under measurement: makes round trips, closes. */
-export interface Contender {
+export interface Contender extends RoundTripContender {
   /** Figure prefix: `amqp`, `amqp.mixed`, `amqp.raw`, `amqp.raw_direct`. */
   readonly label: string;
   /** Calls in flight it is measured with. */
   readonly inFlight: readonly number[];
   /** Its connections, by side (for counting frames). */
   readonly connections: ReadonlyMap<string, ChannelModel>;
-  /** One round trip of `Add(1, 2)`. */
-  call(): Promise<unknown>;
   close(): Promise<void>;
 }
 

@@ -41,22 +41,10 @@ import { BullSetup } from "./bullmq-bench.js";
 import { type Bulk, dingoBulk, mathHandlers, withTimeout } from "./dingo-bulk.js";
 import type { Figure } from "./measure.js";
 import { RawCaller, RawWorker, rawKeys } from "./raw-redis-baseline.js";
-import { interleavedRoundTrips, roundTrips } from "./round-trips.js";
+import { type BrokerBenchOptions, interleavedRoundTrips, type RoundTripContender, roundTrips } from "./round-trips.js";
 
 /** Settings of {@link redisBench}. */
-export interface RedisBenchOptions {
-  readonly url: string;
-  /** Length of one round, ms. */
-  readonly roundMs: number;
-  /** Rounds per figure; the median is reported. */
-  readonly rounds: number;
-  /** Tasks of the bulk runs. */
-  readonly bulkTasks: number;
-  /** Worker concurrency (and the larger number of calls in flight). */
-  readonly concurrency: number;
-  /** Length of the command-counting round, ms (0: none). */
-  readonly countMs: number;
-}
+export type RedisBenchOptions = BrokerBenchOptions;
 
 export const defaultRedisBenchOptions: RedisBenchOptions = {
   url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
@@ -68,13 +56,11 @@ export const defaultRedisBenchOptions: RedisBenchOptions = {
 };
 
 /** One system under measurement: makes round trips, closes. */
-export interface Contender {
+export interface Contender extends RoundTripContender {
   /** Figure prefix: `redis`, `redis.raw`, `redis.raw_coalesced`, `bullmq`. */
   readonly label: string;
   /** How the names of its ioredis connections start (none: its connections have no name). */
   readonly connections?: string;
-  /** One round trip of `Add(1, 2)`. */
-  call(): Promise<unknown>;
   close(): Promise<void>;
 }
 

@@ -31,6 +31,22 @@ export interface RoundTripContender {
   call(): Promise<unknown>;
 }
 
+/** Settings every broker suite shares (`npm run bench -- redis`, `-- amqp`). */
+export interface BrokerBenchOptions {
+  /** The broker under measurement. */
+  readonly url: string;
+  /** Length of one round, ms. */
+  readonly roundMs: number;
+  /** Rounds per figure; the median is reported. */
+  readonly rounds: number;
+  /** Tasks of the bulk runs. */
+  readonly bulkTasks: number;
+  /** Worker concurrency (and the larger number of calls in flight). */
+  readonly concurrency: number;
+  /** Length of the round whose commands or frames are counted, ms (0: none). */
+  readonly countMs: number;
+}
+
 /** Settings of {@link interleavedRoundTrips}. */
 export interface RoundTripOptions {
   /** Length of one round, ms. */

@@ -56,7 +56,8 @@ export class CancellationMemory {
    * been cancelled before this worker received it (then the store must be asked).
    */
   mayHaveBeenCancelled(key: string, createdAtMs: number): boolean {
-    if (!this.listening || this.heard.has(key)) return true;
-    return createdAtMs - this.clockSkewMs <= this.trustedSince;
+    if (!this.listening || createdAtMs - this.clockSkewMs <= this.trustedSince) return true;
+    // Last: the usual answer needs no hashing of the key when nothing was heard.
+    return this.heard.size > 0 && this.heard.has(key);
   }
 }
