@@ -74,11 +74,13 @@ export async function redisBench(
   const notes: string[] = [];
   const figures: Figure[] = [];
   const contenders: Contender[] = [];
+  /** Contenders not in the interleaved rounds (the counted dingo). */
+  const others: Contender[] = [];
   try {
     await measureRoundTrips();
     await measureBulk();
   } finally {
-    for (const contender of contenders.splice(0)) await contender.close().catch(ignore);
+    for (const contender of [...contenders.splice(0), ...others.splice(0)]) await contender.close().catch(ignore);
     await deleteKeys(probe, `${run}-*`);
     await probe.quit().catch(ignore);
   }
@@ -89,6 +91,10 @@ export async function redisBench(
   return { figures, notes };
 
   async function measureRoundTrips(): Promise<void> {
+    // Opened first, so that by its counted round its worker is past the start-up window in
+    // which it looks every task up (`clockSkewMs`, WIRE.md worker step 6): steady state.
+    const counted = options.countMs > 0 ? await openCountedDingo(url, `${run}-count`, concurrency) : undefined;
+    if (counted !== undefined) others.push(counted);
     contenders.push(await openDingo(url, `${run}-dingo`, concurrency));
     contenders.push(await openRaw(url, `${run}-raw`, concurrency, false));
     contenders.push(await openRaw(url, `${run}-rawc`, concurrency, true));
@@ -113,10 +119,10 @@ export async function redisBench(
     figures.push({ name: `redis.c${c}_vs_bullmq`, value: rate("redis", c) / rate("bullmq", c), unit: "x" });
     figures.push({ name: "redis.c1_vs_raw", value: rate("redis", 1) / rate("redis.raw", 1), unit: "x" });
 
-    if (options.countMs > 0) {
-      const counted = await countCommands(url, `${run}-count`, contenders, options, probe);
-      figures.push(...counted.figures);
-      notes.push(...counted.notes);
+    if (counted !== undefined) {
+      const counts = await countCommands(counted, contenders, options, probe);
+      figures.push(...counts.figures);
+      notes.push(...counts.notes);
     }
     for (const contender of contenders.splice(0)) await contender.close();
   }
@@ -258,8 +264,7 @@ interface CountedConnection {
  * inner commands included) per completed call.
  */
 async function countCommands(
-  url: string,
-  prefix: string,
+  dingo: Contender,
   contenders: readonly Contender[],
   options: RedisBenchOptions,
   probe: Redis,
@@ -274,12 +279,6 @@ async function countCommands(
     counts.set(label, (counts.get(label) ?? 0) + 1);
     return original.call(this, command, stream);
   };
-  const workerConnection = new Redis(url, { connectionName: `${prefix}:worker-commands` });
-  const clientConnection = new Redis(url, { connectionName: `${prefix}:client-commands` });
-  const dingo = await openDingo(url, prefix, options.concurrency, {
-    worker: workerConnection,
-    client: clientConnection,
-  });
   try {
     await roundTrips(dingo.call, options.concurrency, 200);
     for (const contender of [dingo, ...contenders.filter((other) => other.label !== "redis")]) {
@@ -327,11 +326,26 @@ async function countCommands(
     }
   } finally {
     prototype.sendCommand = original;
-    await dingo.close();
-    await workerConnection.quit().catch(ignore);
-    await clientConnection.quit().catch(ignore);
   }
   return { figures, notes };
+}
+
+/**
+ * dingo for the counted round: its transports are given connections named by role, so
+ * that worker and client commands are told apart. Closing it quits them.
+ */
+async function openCountedDingo(url: string, prefix: string, concurrency: number): Promise<Contender> {
+  const workerConnection = new Redis(url, { connectionName: `${prefix}:worker-commands` });
+  const clientConnection = new Redis(url, { connectionName: `${prefix}:client-commands` });
+  const dingo = await openDingo(url, prefix, concurrency, { worker: workerConnection, client: clientConnection });
+  return {
+    ...dingo,
+    async close() {
+      await dingo.close();
+      await workerConnection.quit().catch(ignore);
+      await clientConnection.quit().catch(ignore);
+    },
+  };
 }
 
 /** Script names by SHA1, as the connections that ran them registered them. */

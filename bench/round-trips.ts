@@ -1,4 +1,5 @@
 /** Round trips, the part of the Redis, RabbitMQ and in-memory benchmarks that is the same. */
+import { readFileSync } from "node:fs";
 import { measureRoundTrips } from "../src/round-trip-bench.js";
 import { type Figure, median, quantile } from "./measure.js";
 
@@ -79,8 +80,11 @@ export async function interleavedRoundTrips(
     await roundTrips(contender.call, 1, 100);
   }
   const results = new Map<string, { perSecond: number[]; latencies: number[] }>();
-  /** CPU time of this process and of the server over the rounds at `concurrency`, µs. */
-  const cpu = new Map<string, { node: number; server: number; calls: number }>();
+  /**
+   * CPU time of this process (and its kernel share) and of the server over the rounds at
+   * `concurrency`, µs, and the write system calls of this process (NaN: not on Linux).
+   */
+  const cpu = new Map<string, { node: number; nodeSystem: number; server: number; writes: number; calls: number }>();
   for (let round = 0; round < options.rounds; round++) {
     for (const inFlight of [1, c]) {
       const measured = contenders.filter((contender) => inFlightOf(contender).includes(inFlight));
@@ -94,12 +98,16 @@ export async function interleavedRoundTrips(
         }
         const serverBefore = inFlight === c ? await options.serverCpuSeconds() : 0;
         const nodeBefore = process.cpuUsage();
+        const writesBefore = writeSyscalls();
         const trips = await roundTrips(contender.call, inFlight, options.roundMs);
         if (inFlight === c) {
           const node = process.cpuUsage(nodeBefore);
+          const writes = writeSyscalls() - writesBefore;
           const server = (await options.serverCpuSeconds()) - serverBefore;
-          const used = cpu.get(contender.label) ?? { node: 0, server: 0, calls: 0 };
+          const used = cpu.get(contender.label) ?? { node: 0, nodeSystem: 0, server: 0, writes: 0, calls: 0 };
           used.node += node.user + node.system;
+          used.nodeSystem += node.system;
+          used.writes += writes;
           used.server += server * 1e6;
           used.calls += trips.latencies.length;
           cpu.set(contender.label, used);
@@ -136,9 +144,27 @@ export async function interleavedRoundTrips(
   }
   const server = options.server;
   for (const { label } of contenders) {
-    const used = cpu.get(label) ?? { node: Number.NaN, server: Number.NaN, calls: 1 };
+    const used = cpu.get(label) ?? { node: Number.NaN, nodeSystem: Number.NaN, server: Number.NaN, writes: 0, calls: 1 };
     figures.push({ name: `${label}.c${c}.node_cpu_per_call`, value: used.node / used.calls, unit: "µs" });
+    figures.push({ name: `${label}.c${c}.node_kernel_cpu_per_call`, value: used.nodeSystem / used.calls, unit: "µs" });
+    figures.push({ name: `${label}.c${c}.node_writes_per_call`, value: used.writes / used.calls, unit: "syscalls" });
     figures.push({ name: `${label}.c${c}.${server}_cpu_per_call`, value: used.server / used.calls, unit: "µs" });
   }
   return { figures, rate };
+}
+
+/**
+ * Write system calls this process made so far (`syscw` of /proc/self/io; NaN where there is
+ * none). Socket writes are what separates the contenders most: the kernel's share of a
+ * loopback write, which wakes the server, differs several-fold between machines, so a
+ * contender making one write per call and one making one per batch compare differently
+ * from host to host (docs/BENCHMARKS.md).
+ */
+function writeSyscalls(): number {
+  try {
+    const match = /^syscw: (\d+)$/m.exec(readFileSync("/proc/self/io", "utf8"));
+    return match === null ? Number.NaN : Number(match[1]);
+  } catch {
+    return Number.NaN;
+  }
 }
