@@ -144,7 +144,13 @@ export async function interleavedRoundTrips(
   }
   const server = options.server;
   for (const { label } of contenders) {
-    const used = cpu.get(label) ?? { node: Number.NaN, nodeSystem: Number.NaN, server: Number.NaN, writes: 0, calls: 1 };
+    const used = cpu.get(label) ?? {
+      node: Number.NaN,
+      nodeSystem: Number.NaN,
+      server: Number.NaN,
+      writes: Number.NaN,
+      calls: 1,
+    };
     figures.push({ name: `${label}.c${c}.node_cpu_per_call`, value: used.node / used.calls, unit: "µs" });
     figures.push({ name: `${label}.c${c}.node_kernel_cpu_per_call`, value: used.nodeSystem / used.calls, unit: "µs" });
     figures.push({ name: `${label}.c${c}.node_writes_per_call`, value: used.writes / used.calls, unit: "syscalls" });
