@@ -45,7 +45,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { type ChannelModel, connect } from "amqplib";
 import { Redis } from "ioredis";
 import { MathTasks } from "../generated/example/v1/math_dingo.js";
-import { type Client, createClient, createWorker } from "../src/index.js";
+import { type Client, createClient, createWorker, defaultClockSkewMs } from "../src/index.js";
 import { AmqpTaskBroker } from "../src/transport/amqp-task-broker.js";
 import { createAmqpTransport } from "../src/transport/amqp-transport.js";
 import { createRedisTransport } from "../src/transport/redis-transport.js";
@@ -215,6 +215,7 @@ async function openDingo(
   }
   return {
     label: setup.redisUrl === undefined ? "amqp" : "amqp.mixed",
+    steadyAt: performance.now() + defaultClockSkewMs,
     inFlight: setup.redisUrl === undefined ? [1, concurrency] : [concurrency],
     connections,
     call: () => math.add({ a: 1, b: 2 }).result,

@@ -35,7 +35,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { MathTasks } from "../generated/example/v1/math_dingo.js";
-import { type Client, createClient, createWorker } from "../src/index.js";
+import { type Client, createClient, createWorker, defaultClockSkewMs } from "../src/index.js";
 import { createRedisTransport } from "../src/transport/redis-transport.js";
 import { BullSetup } from "./bullmq-bench.js";
 import { type Bulk, dingoBulk, mathHandlers, withTimeout } from "./dingo-bulk.js";
@@ -162,6 +162,7 @@ async function openDingo(
   const math: Client<typeof MathTasks> = createClient(MathTasks, clientTransport);
   return {
     label: "redis",
+    steadyAt: performance.now() + defaultClockSkewMs,
     connections: `${prefix}:`,
     call: () => math.add({ a: 1, b: 2 }).result,
     async close() {

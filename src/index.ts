@@ -47,4 +47,4 @@ export {
   type WorkerModule,
   type WorkerModuleInit,
 } from "./worker-module.js";
-export type { WorkerCloseOptions, WorkerOptions } from "./worker-options.js";
+export { defaultClockSkewMs, type WorkerCloseOptions, type WorkerOptions } from "./worker-options.js";

@@ -2,6 +2,12 @@ import type { EventBus } from "./event-bus.js";
 import type { Tracing } from "./tracing.js";
 
 /** Options of {@link createWorker}. */
+/**
+ * The default {@link WorkerOptions.clockSkewMs}: for this long after it starts (or hears
+ * broadcasts again) a worker looks every task up before running it.
+ */
+export const defaultClockSkewMs = 5000;
+
 export interface WorkerOptions {
   /** Most handlers running at once. Default: 16. */
   readonly concurrency?: number;
@@ -19,7 +25,8 @@ export interface WorkerOptions {
    * task the worker asks the result store whether it was cancelled, unless the task was
    * created (by its caller's clock) more than this after the worker began hearing the
    * broadcast cancellations without a break and none for it was heard: that saves a
-   * round trip per task on a remote store. `Infinity` asks for every task. Default: 5000.
+   * round trip per task on a remote store. `Infinity` asks for every task. Default:
+   * {@link defaultClockSkewMs} (5000).
    */
   readonly clockSkewMs?: number;
   /**

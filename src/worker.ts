@@ -10,7 +10,7 @@ import { resolveTaskOptions } from "./task-options.js";
 import { type Route, TaskRunner, type TaskRunnerSettings } from "./task-runner.js";
 import { type Tracing, tracedHandler } from "./tracing.js";
 import type { Consumer, Delivery, Subscription, Transport } from "./transport/transport.js";
-import type { WorkerCloseOptions, WorkerOptions } from "./worker-options.js";
+import { defaultClockSkewMs, type WorkerCloseOptions, type WorkerOptions } from "./worker-options.js";
 
 /**
  * Runs handlers for tasks taken from a transport. `close()` (or `await using`) drains it.
@@ -101,7 +101,7 @@ class TaskWorker implements Worker {
     this.events = options.events ?? createEventBus();
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 16));
     this.tracing = options.tracing;
-    this.cancellationMemory = new CancellationMemory(options.clockSkewMs ?? 5000);
+    this.cancellationMemory = new CancellationMemory(options.clockSkewMs ?? defaultClockSkewMs);
     this.runnerSettings = {
       workerId: this.id,
       events: this.events,
