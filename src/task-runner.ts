@@ -230,7 +230,7 @@ export class TaskRunner {
         const durationMs = Date.now() - startedAt;
         events.emit({ type: "task-succeeded", taskId: task.id, name: task.name, attempt: task.attempt, durationMs });
       }
-      return this.deliverReport(task, report, watchers).then(() => delivery.ack());
+      return this.reportThenAck(delivery, task, report, watchers);
     });
   }
 
@@ -322,9 +322,14 @@ export class TaskRunner {
       // Aborted by a cancellation, whose record won: the task ends cancelled, here too.
       this.settings.events.emit({ type: "task-cancelled", taskId: task.id, name: task.name });
     }
-    if (how.deadLetter) await this.deadLetter(delivery, task, `${error.code}: ${error.rawMessage}`);
-    if (recorded) await this.deliverReport(task, report, watchers);
-    if (!how.deadLetter) await delivery.ack();
+    if (how.deadLetter) {
+      await this.deadLetter(delivery, task, `${error.code}: ${error.rawMessage}`);
+      if (recorded) await this.deliverReport(task, report, watchers);
+    } else if (recorded) {
+      await this.reportThenAck(delivery, task, report, watchers);
+    } else {
+      await delivery.ack();
+    }
   }
 
   /**
@@ -341,8 +346,8 @@ export class TaskRunner {
       status = undefined;
     }
     if (status === "cancelled") this.settings.events.emit({ type: "task-cancelled", taskId: task.id, name: task.name });
-    if (status !== undefined) await this.deliverReport(task, recorded, noWatchers);
-    return delivery.ack();
+    if (status === undefined) return delivery.ack();
+    return this.reportThenAck(delivery, task, recorded, noWatchers);
   }
 
   private async deadLetter(delivery: Delivery, task: TaskEnvelope | undefined, reason: string): Promise<void> {
@@ -354,6 +359,23 @@ export class TaskRunner {
       taskId: task?.id ?? "",
       name: task?.name ?? "",
     });
+  }
+
+  /**
+   * Sends a recorded final report (see deliverReport), then acks the delivery: at once
+   * where the transport makes an ack follow the sends issued before it
+   * (`acksFollowSends`), else once the sends are done, so that a crash in between cannot
+   * leave the task acked and its report lost. A failed send does not hold the ack back.
+   */
+  private reportThenAck(
+    delivery: Delivery,
+    task: TaskEnvelope,
+    report: Uint8Array,
+    watchers: readonly string[],
+  ): Promise<void> {
+    const sent = this.deliverReport(task, report, watchers);
+    if (this.settings.transport.acksFollowSends !== true) return sent.then(() => delivery.ack());
+    return Promise.all([sent, delivery.ack()]).then(noop);
   }
 
   /**

@@ -45,6 +45,8 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
     reports,
     results,
     admin: new MemoryQueueAdmin(tasks),
+    // Nothing here outlives the process, so no crash can separate an ack from its report.
+    acksFollowSends: true,
     async close() {
       if (closed) return;
       closed = true;

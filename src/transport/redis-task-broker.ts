@@ -46,7 +46,10 @@ export class RedisTaskBroker implements TaskBroker {
   private readonly publishes: RedisTickBatch<Buffer>;
 
   constructor(readonly settings: RedisTaskBrokerSettings) {
-    this.acks = new RedisTickBatch(settings.redis, "dingoAck", (stream, ids) => [stream, consumerGroup, ...ids]);
+    // Last in the tick's write: an ack follows the report sent before it (`acksFollowSends`).
+    this.acks = new RedisTickBatch(settings.redis, "dingoAck", (stream, ids) => [stream, consumerGroup, ...ids], {
+      last: true,
+    });
     this.publishes = new RedisTickBatch(settings.redis, "dingoPublish", (stream, bodies) => [stream, ...bodies]);
   }
 

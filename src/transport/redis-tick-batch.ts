@@ -2,6 +2,14 @@ import type { Redis } from "ioredis";
 import { type RedisScriptName, runScript, type ScriptArgument } from "./redis-scripts.js";
 import { atTickEnd } from "./redis-tick-writes.js";
 
+/** Settings of a {@link RedisTickBatch}. */
+export interface TickBatchOptions {
+  /** Most items in one run (Lua's `unpack` is bounded): a full group is set aside and a new one started. Default 256. */
+  readonly maxItems?: number;
+  /** Whether its runs go out after those of batches without it in the tick's write (`atTickEnd`). */
+  readonly last?: boolean;
+}
+
 /** The items queued for one key in one tick, and the promise of the run that carries them. */
 interface Group<Item> {
   readonly items: Item[];
@@ -20,18 +28,23 @@ interface Group<Item> {
  */
 export class RedisTickBatch<Item> {
   private groups = new Map<string, Group<Item>>();
+  /** Groups that reached `maxItems` this tick, in the order they filled. */
+  private full: [string, Group<Item>][] = [];
   private scheduled = false;
 
-  /**
-   * @param argsOf keys and arguments of one run of `script` for the items of `key`, in order.
-   * @param maxItems most items in one run (Lua's `unpack` is bounded; a full group runs at once).
-   */
+  private readonly maxItems: number;
+  private readonly last: boolean;
+
+  /** @param argsOf keys and arguments of one run of `script` for the items of `key`, in order. */
   constructor(
     private readonly redis: Redis,
     private readonly script: RedisScriptName,
     private readonly argsOf: (key: string, items: readonly Item[]) => ScriptArgument[],
-    private readonly maxItems = 256,
-  ) {}
+    options: TickBatchOptions = {},
+  ) {
+    this.maxItems = options.maxItems ?? 256;
+    this.last = options.last ?? false;
+  }
 
   /** Queues `item` for `key`; resolves with the reply of the run that carries it. */
   add(key: string, item: Item): Promise<unknown> {
@@ -41,14 +54,15 @@ export class RedisTickBatch<Item> {
       this.groups.set(key, group);
       if (!this.scheduled) {
         this.scheduled = true;
-        atTickEnd(this.flush);
+        atTickEnd(this.flush, this.last);
       }
     }
     group.items.push(item);
     const done = group.done;
     if (group.items.length >= this.maxItems) {
+      // Run at the flush like the rest, so that its place in the tick's write is kept.
       this.groups.delete(key);
-      this.run(key, group);
+      this.full.push([key, group]);
     }
     return done;
   }
@@ -67,9 +81,11 @@ export class RedisTickBatch<Item> {
 
   private readonly flush = (): void => {
     this.scheduled = false;
+    const full = this.full;
     const groups = this.groups;
-    if (groups.size === 0) return;
-    this.groups = new Map();
+    if (full.length > 0) this.full = [];
+    if (groups.size > 0) this.groups = new Map();
+    for (const [key, group] of full) this.run(key, group);
     for (const [key, group] of groups) this.run(key, group);
   };
 

@@ -10,6 +10,8 @@ interface Corkable {
 const corked = new Set<Corkable>();
 /** Work to do at the end of the current tick, before the sockets are uncorked. */
 const tickEndWork: (() => void)[] = [];
+/** The same, to do after all of `tickEndWork` (see `atTickEnd`). */
+const tickEndLastWork: (() => void)[] = [];
 /** Whether the end of the current tick is scheduled. */
 let tickEndScheduled = false;
 
@@ -38,10 +40,13 @@ export function batchTickWrites(redis: Redis): void {
 /**
  * Runs `work` at the end of the current tick, before the sockets corked in it are
  * uncorked, so that commands it issues go out in the tick's one write. `work` must not
- * throw.
+ * throw. Work runs in the order it was queued; with `last`, after every work queued
+ * without it, so that its commands follow theirs on the socket (a worker's acks follow
+ * the reports it sent in the same tick: Redis runs a connection's commands in order, and
+ * a connection cut in the middle of a write runs only the commands before the cut).
  */
-export function atTickEnd(work: () => void): void {
-  tickEndWork.push(work);
+export function atTickEnd(work: () => void, last = false): void {
+  (last ? tickEndLastWork : tickEndWork).push(work);
   scheduleTickEnd();
 }
 
@@ -53,10 +58,17 @@ function scheduleTickEnd(): void {
 
 function endTick(): void {
   try {
-    // Work may queue more work (index loop, not for…of over a copy).
-    for (let i = 0; i < tickEndWork.length; i++) (tickEndWork[i] as () => void)();
+    // Work may queue more work (index loops, not for…of over a copy): first work, then
+    // last work, then first work queued by last work, and so on.
+    let first = 0;
+    let last = 0;
+    while (first < tickEndWork.length || last < tickEndLastWork.length) {
+      if (first < tickEndWork.length) (tickEndWork[first++] as () => void)();
+      else (tickEndLastWork[last++] as () => void)();
+    }
   } finally {
     tickEndWork.length = 0;
+    tickEndLastWork.length = 0;
     for (const socket of corked) socket.uncork();
     corked.clear();
     tickEndScheduled = false;

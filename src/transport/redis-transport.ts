@@ -108,6 +108,8 @@ export function createRedisTransport(options: RedisTransportOptions = {}): Trans
     reports,
     results,
     admin: new RedisQueueAdmin({ redis, prefix, leaseMs }),
+    // Reports and acks share the command connection, acks last in each tick's write.
+    acksFollowSends: true,
     fork() {
       const fork = forkRedisTransport(options);
       forks.add(fork);

@@ -22,6 +22,15 @@ export interface Transport {
   /** Counts queues and manages their dead letters, for operators (not on the task path). */
   readonly admin: QueueAdmin;
   /**
+   * Whether a delivery's ack issued after a report's send, before the send is confirmed,
+   * can only take effect after the send, whatever fails in between (Redis: one connection,
+   * whose commands the server runs in the order written). Then a worker acks a task as it
+   * sends the task's final report, instead of a round trip later. Absent: false, and the
+   * worker acks once the send is confirmed, so that a crash cannot leave a task acked
+   * with its report lost (RabbitMQ: reports and acks go on different channels).
+   */
+  readonly acksFollowSends?: boolean;
+  /**
    * Releases what the transport opened (never connections the user passed in).
    * Idempotent. Consumers and inboxes still open are closed.
    */
