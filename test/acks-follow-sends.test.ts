@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import { MathTasks } from "../generated/example/v1/math_dingo.js";
 import { createClient, createMemoryTransport, createWorker, TaskError } from "../src/index.js";
 import type { Delivery, ReportRouter, TaskBroker, Transport } from "../src/transport/transport.js";
@@ -62,46 +62,46 @@ const handlers = {
   countPrimes: () => ({}),
 };
 
+/**
+ * Serves MathTasks on a gated transport and makes one call whose outcome is `outcome`;
+ * resolves once the worker has begun sending its final report (the send held).
+ */
+async function callUntilSend(t: TestContext, acksFollowSends: boolean, outcome: "success" | "failure") {
+  const { transport, steps, openGate, firstSend } = gatedTransport(acksFollowSends);
+  const worker = createWorker(transport, { concurrency: 1 });
+  // Open even if an assertion failed first, so that the held send cannot keep the worker from closing.
+  t.after(() => {
+    openGate();
+    return worker.close().then(() => transport.close());
+  });
+  await worker.serve(MathTasks, handlers);
+  const math = createClient(MathTasks, transport);
+  const result =
+    outcome === "success" ? math.add({ a: 1, b: 2 }).result : math.divide({ dividend: 1, divisor: 0 }).result;
+  await firstSend;
+  const settled = (): Promise<string> =>
+    result.then(
+      () => "success",
+      () => "failure",
+    );
+  return { worker, steps, openGate, settled };
+}
+
 describe("a worker's ack and the final report before it", () => {
   for (const outcome of ["success", "failure"] as const) {
-    const call = (math: ReturnType<typeof createClient<typeof MathTasks>>) =>
-      outcome === "success" ? math.add({ a: 1, b: 2 }).result : math.divide({ dividend: 1, divisor: 0 }).result;
-
     it(`acks with the send of a ${outcome} where the transport keeps acks after sends`, async (t) => {
-      const { transport, steps, openGate, firstSend } = gatedTransport(true);
-      const worker = createWorker(transport, { concurrency: 1 });
-      // Open even if an assertion failed first, so that the held send cannot keep the worker from closing.
-      t.after(() => {
-        openGate();
-        return worker.close().then(() => transport.close());
-      });
-      await worker.serve(MathTasks, handlers);
-      const result = call(createClient(MathTasks, transport));
-      await firstSend;
+      const { steps, openGate, settled } = await callUntilSend(t, true, outcome);
       assert.deepEqual(steps, ["send", "ack"], "the ack is issued while the send is unconfirmed");
       openGate();
-      const settled = await result.then(
-        () => "success",
-        () => "failure",
-      );
-      assert.equal(settled, outcome, "the report still reaches the caller");
+      assert.equal(await settled(), outcome, "the report still reaches the caller");
       assert.deepEqual(steps, ["send", "ack", "sent"]);
     });
 
     it(`acks a ${outcome} only once its send is confirmed elsewhere`, async (t) => {
-      const { transport, steps, openGate, firstSend } = gatedTransport(false);
-      const worker = createWorker(transport, { concurrency: 1 });
-      // Open even if an assertion failed first, so that the held send cannot keep the worker from closing.
-      t.after(() => {
-        openGate();
-        return worker.close().then(() => transport.close());
-      });
-      await worker.serve(MathTasks, handlers);
-      const result = call(createClient(MathTasks, transport));
-      await firstSend;
+      const { worker, steps, openGate, settled } = await callUntilSend(t, false, outcome);
       assert.deepEqual(steps, ["send"], "no ack while the send is unconfirmed");
       openGate();
-      await result.catch(() => {});
+      assert.equal(await settled(), outcome);
       await worker.close();
       assert.deepEqual(steps, ["send", "sent", "ack"]);
     });
